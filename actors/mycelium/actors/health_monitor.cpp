@@ -1,0 +1,147 @@
+#include "mycelium/actors/health_monitor.hpp"
+
+#include "mycelium/actors/messages.hpp"
+#include "mycelium/health/health_store.hpp"
+#include "mycelium/health/resources.hpp"
+#include "mycelium/health/status_json.hpp"
+#include "mycelium/system/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <unistd.h>
+
+namespace mycelium::actors {
+
+namespace {
+
+struct health_state {
+  static constexpr const char* name = "health";
+
+  node_context_ptr ctx;
+  std::unique_ptr<health::monitor_core> core;
+  std::optional<health::health_store> store;
+  /// Last event of the root's log already applied and persisted.
+  health::event_cursor cursor;
+};
+
+using self_ptr = caf::stateful_actor<health_state>*;
+
+std::string render(self_ptr self) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg;
+  health::node_identity id{
+      cfg.name,     cfg.listen.to_string(),           cfg.network_id,
+      st.ctx->boot, static_cast<int64_t>(::getpid()), st.ctx->started_ms};
+  return health::render_status(id, *st.core, st.ctx->wall_clock());
+}
+
+void write_status(self_ptr self) {
+  auto path = status_file_path(self->state.ctx->cfg.data_dir);
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream out{tmp, std::ios::trunc};
+    out << render(self) << '\n';
+    if (!out) {
+      log::warning("health", "cannot write " + tmp);
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    log::warning("health", "cannot replace " + path);
+}
+
+/// Applies and persists one event unless it was applied before.
+void apply(self_ptr self, const std::string& boot,
+           const health::supervision_event& ev) {
+  auto& st = self->state;
+  if (boot == st.cursor.boot && ev.seq <= st.cursor.seq)
+    return;
+  auto& changed = st.core->on_event(ev);
+  auto saved =
+      st.store->apply(boot, ev, changed, st.ctx->cfg.health.history_max_events);
+  if (!saved)
+    throw std::runtime_error("cannot persist health event: " +
+                             saved.err().to_string());
+  st.cursor = {boot, ev.seq};
+}
+
+void sample(self_ptr self) {
+  auto& st = self->state;
+  auto s = health::sample_resources(st.ctx->cfg.data_dir, st.ctx->wall_clock());
+  st.core->on_sample(s);
+  auto saved = st.store->add_sample(s, st.ctx->cfg.health.history_max_samples);
+  if (!saved)
+    log::warning("health", "cannot persist sample: " + saved.err().to_string());
+  write_status(self);
+}
+
+caf::behavior health_impl(self_ptr self, node_context_ptr ctx,
+                          caf::actor root) {
+  keep_exception_text(self);
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.core = std::make_unique<health::monitor_core>(
+      static_cast<size_t>(ctx->cfg.health.history_max_samples));
+  // Reload everything persisted before the first message is handled.
+  auto store = health::health_store::open(ctx->db);
+  if (!store) {
+    self->quit(to_caf_error(store.err()));
+    return {};
+  }
+  st.store = std::move(*store);
+  auto cursor = st.store->load(*st.core);
+  if (!cursor) {
+    self->quit(to_caf_error(cursor.err()));
+    return {};
+  }
+  st.cursor = *cursor;
+  log::debug("health",
+             "restored " + std::to_string(st.core->components().size()) +
+                 " components, " + std::to_string(st.core->samples().size()) +
+                 " samples, event cursor " + st.cursor.boot + "#" +
+                 std::to_string(st.cursor.seq));
+  self->request(root, std::chrono::seconds(10), subscribe_atom::value,
+                st.cursor.boot, st.cursor.seq)
+      .then(
+          [=](event_batch& batch) {
+            for (auto& ev : batch.events)
+              apply(self, batch.boot, ev);
+            write_status(self);
+          },
+          [=](caf::error& err) { self->quit(err); });
+  auto interval = std::chrono::milliseconds(ctx->cfg.health.sample_interval_ms);
+  self->send(self, sample_atom::value);
+  return {
+      [=](event_atom, const health::supervision_event& ev) {
+        apply(self, self->state.ctx->boot, ev);
+        write_status(self);
+      },
+      [=](sample_atom) {
+        sample(self);
+        self->delayed_send(self, interval, sample_atom::value);
+      },
+      [=](status_atom) { return render(self); },
+  };
+}
+
+} // namespace
+
+std::string status_file_path(const std::string& data_dir) {
+  return data_dir + "/status.json";
+}
+
+child_spec health_monitor_child(node_context_ptr ctx) {
+  child_spec spec;
+  spec.id = "health";
+  spec.restart = supervision::restart_type::permanent;
+  spec.start = [ctx](caf::event_based_actor* sup) {
+    return sup->spawn<caf::linked>(health_impl, ctx,
+                                   caf::actor_cast<caf::actor>(sup));
+  };
+  return spec;
+}
+
+} // namespace mycelium::actors

@@ -1,0 +1,54 @@
+#include "mycelium/actors/messages.hpp"
+
+#include <caf/all.hpp>
+
+namespace mycelium::actors {
+
+const char* to_string(errc code) {
+  switch (code) {
+  case errc::fault_injected:
+    return "fault_injected";
+  case errc::restart_intensity:
+    return "restart_intensity";
+  case errc::store_failed:
+    return "store_failed";
+  case errc::no_such_actor:
+    return "no_such_actor";
+  case errc::refused:
+    return "refused";
+  }
+  return "unknown";
+}
+
+caf::error make_error(errc code, std::string context) {
+  return caf::error{static_cast<uint8_t>(code), error_category,
+                    caf::make_message(std::move(context))};
+}
+
+caf::error to_caf_error(const mycelium::error& err) {
+  return make_error(errc::store_failed, err.to_string());
+}
+
+std::string describe(const caf::error& err) {
+  if (!err)
+    return "normal";
+  std::string what;
+  if (err.category() == error_category)
+    what = to_string(static_cast<errc>(err.code()));
+  else if (err.category() == caf::atom("exit"))
+    what = caf::to_string(static_cast<caf::exit_reason>(err.code()));
+  else if (err.category() == caf::atom("system"))
+    what = caf::to_string(static_cast<caf::sec>(err.code()));
+  else
+    what = caf::to_string(err.category()) + ":" + std::to_string(err.code());
+  auto& ctx = err.context();
+  if (!ctx.empty()) {
+    if (ctx.match_elements<std::string>())
+      what += ": " + ctx.get_as<std::string>(0);
+    else
+      what += ": " + caf::to_string(ctx);
+  }
+  return what;
+}
+
+} // namespace mycelium::actors

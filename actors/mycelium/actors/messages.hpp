@@ -1,0 +1,109 @@
+#pragma once
+
+/// Every atom and local message type of the actor layer, in one place
+/// (STYLE.md: "message types and atoms are registered in one place").
+///
+/// These messages never leave the process: nodes talk through the transport's
+/// FlatBuffers frames, so local structs are allowed as unsafe (unserialised)
+/// message types.
+
+#include "mycelium/core/error.hpp"
+#include "mycelium/health/monitor_core.hpp"
+#include "mycelium/supervision/supervisor_core.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mycelium::actors {
+
+// -- atoms (at most 10 characters in CAF 0.17) --------------------------------
+
+/// Stop every child in reverse start order, then exit normally.
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+/// Internal: a supervisor's start timer fired.
+using start_atom = caf::atom_constant<caf::atom("start")>;
+/// Internal: a child did not stop within the shutdown timeout.
+using stop_tout_atom = caf::atom_constant<caf::atom("stop_tout")>;
+/// Subscribe to a root supervisor's event log.
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+/// A supervision event (child supervisor -> parent -> subscribers).
+using event_atom = caf::atom_constant<caf::atom("event")>;
+/// Ask a supervisor for its subtree.
+using tree_atom = caf::atom_constant<caf::atom("tree")>;
+/// Fault injection: crash the actor at a path.
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+/// Ask an actor for its status.
+using status_atom = caf::atom_constant<caf::atom("status")>;
+/// Internal: the health monitor's sampling timer.
+using sample_atom = caf::atom_constant<caf::atom("sample")>;
+/// Ask an actor to answer (liveness check, benchmarks).
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using pong_atom = caf::atom_constant<caf::atom("pong")>;
+
+// -- errors -------------------------------------------------------------------
+
+/// Actor-layer failures. Append-only: never renumber.
+enum class errc : uint8_t {
+  /// A crash injected on purpose (console kill, tests).
+  fault_injected = 1,
+  /// A supervisor exceeded its restart intensity and gave up.
+  restart_intensity = 2,
+  /// A persistence call failed inside an actor.
+  store_failed = 3,
+  /// No actor at the path a request named.
+  no_such_actor = 4,
+  /// A request is refused by configuration (e.g. fault injection off).
+  refused = 5,
+};
+
+const char* to_string(errc code);
+
+/// The CAF error category of `errc`.
+constexpr caf::atom_value error_category = caf::atom("mycelium");
+
+/// Builds a `caf::error` with a context message.
+caf::error make_error(errc code, std::string context);
+
+/// Converts a runtime `mycelium::error` (store, config, ...) into a CAF error.
+caf::error to_caf_error(const mycelium::error& err);
+
+/// Renders any error as one line of text (without an actor system).
+std::string describe(const caf::error& err);
+
+// -- messages -----------------------------------------------------------------
+
+/// A batch of supervision events (reply to `subscribe`).
+struct event_batch {
+  /// Boot id of the root supervisor that numbered them.
+  std::string boot;
+  std::vector<health::supervision_event> events;
+};
+
+/// One row of a supervision tree, as the console shows it.
+struct tree_row {
+  /// Path, e.g. "node/health".
+  std::string path;
+  /// "supervisor" or "worker".
+  std::string kind;
+  std::string strategy;
+  std::string restart;
+  std::string state;
+  int64_t restarts = 0;
+  std::string last_reason;
+  int64_t last_failure_ms = 0;
+  /// Milliseconds since this incarnation started (0 when not running).
+  int64_t uptime_ms = 0;
+};
+
+using tree_rows = std::vector<tree_row>;
+
+} // namespace mycelium::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::health::supervision_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::event_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::tree_rows)

@@ -1,0 +1,30 @@
+#pragma once
+
+/// What every subsystem actor of one node shares: its config, its open
+/// database and the identity of this boot. Owned by `myceliumd`'s main (or a
+/// test) and handed to actors by `shared_ptr`, so a restarted child reuses the
+/// open connection instead of reopening the file (which costs a checkpoint).
+
+#include "mycelium/config/node_config.hpp"
+#include "mycelium/store/database.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace mycelium::actors {
+
+struct node_context {
+  config::node_config cfg;
+  std::shared_ptr<store::database> db;
+  /// Unique per start of the process; numbers the supervision event log.
+  std::string boot;
+  /// Wall-clock start of this boot, ms since the epoch.
+  int64_t started_ms = 0;
+  /// Wall clock in ms (tests pass a fake one).
+  std::function<int64_t()> wall_clock;
+};
+
+using node_context_ptr = std::shared_ptr<const node_context>;
+
+} // namespace mycelium::actors

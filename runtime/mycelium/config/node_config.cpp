@@ -1,0 +1,501 @@
+#include "mycelium/config/node_config.hpp"
+
+#include "mycelium/config/json.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mycelium::config {
+
+const char* to_string(errc code) {
+  switch (code) {
+  case errc::unreadable:
+    return "unreadable";
+  case errc::syntax:
+    return "syntax";
+  case errc::wrong_type:
+    return "wrong_type";
+  case errc::unknown_key:
+    return "unknown_key";
+  case errc::missing_key:
+    return "missing_key";
+  case errc::bad_value:
+    return "bad_value";
+  case errc::not_writable:
+    return "not_writable";
+  case errc::bad_key_file:
+    return "bad_key_file";
+  }
+  return "unknown";
+}
+
+supervision_config supervision_config::local() {
+  supervision_config cfg;
+  cfg.backoff_initial_ms = 20;
+  cfg.backoff_max_ms = 1000;
+  cfg.backoff_reset_ms = 2000;
+  cfg.restart_window_ms = 10000;
+  cfg.shutdown_timeout_ms = 2000;
+  return cfg;
+}
+
+health_config health_config::local() {
+  health_config cfg;
+  cfg.sample_interval_ms = 500;
+  cfg.history_max_samples = 500;
+  return cfg;
+}
+
+result<endpoint> parse_endpoint(const std::string& text) {
+  auto fail = [&] {
+    return error{"config", static_cast<uint8_t>(errc::bad_value),
+                 "expected \"host:port\" with a port from 1 to 65535, got \"" +
+                     text + "\""};
+  };
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return fail();
+  auto host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']')
+      return fail();
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return fail(); // unbracketed IPv6
+  }
+  auto digits = text.substr(colon + 1);
+  if (digits.size() > 5 ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](unsigned char c) { return std::isdigit(c); }))
+    return fail();
+  auto port = std::stoul(digits);
+  if (port == 0 || port > 65535)
+    return fail();
+  return endpoint{host, static_cast<uint16_t>(port)};
+}
+
+namespace {
+
+/// Thrown inside the loader only; `parse` turns it into an `error`.
+struct config_failure {
+  errc code;
+  std::string path;
+  std::string what;
+};
+
+std::string type_name(const json& j) {
+  if (j.is_number_unsigned() || j.is_number_integer())
+    return "integer " + j.dump();
+  if (j.is_number_float())
+    return "number " + j.dump();
+  if (j.is_string())
+    return "string " + j.dump();
+  return std::string{j.type_name()};
+}
+
+std::string folder_of(const std::string& file) {
+  auto slash = file.rfind('/');
+  if (slash == std::string::npos)
+    return ".";
+  if (slash == 0)
+    return "/";
+  return file.substr(0, slash);
+}
+
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path.front() == '/')
+    return path;
+  char buf[4096];
+  if (::getcwd(buf, sizeof(buf)) == nullptr)
+    return path;
+  return std::string{buf} + "/" + path;
+}
+
+/// Lexically normalises an absolute path ("a/./b/../c" -> "a/c").
+std::string normalise(const std::string& path) {
+  std::vector<std::string> parts;
+  std::stringstream in{path};
+  std::string part;
+  while (std::getline(in, part, '/')) {
+    if (part.empty() || part == ".")
+      continue;
+    if (part == "..") {
+      if (!parts.empty())
+        parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out;
+  for (auto& p : parts)
+    out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+/// Walks one JSON object: every key must be consumed, or it is unknown.
+class object_reader {
+public:
+  object_reader(const json& obj, std::string path)
+      : obj_(obj), path_(std::move(path)) {
+    if (!obj_.is_object())
+      throw config_failure{errc::wrong_type, path_or_root(),
+                           "expected an object, got " + type_name(obj_)};
+  }
+
+  /// The JSON value at `key`, or nullptr when absent.
+  const json* get(const std::string& key) {
+    known_.insert(key);
+    auto i = obj_.find(key);
+    return i == obj_.end() ? nullptr : &*i;
+  }
+
+  const json& require(const std::string& key, const std::string& expected) {
+    auto* j = get(key);
+    if (j == nullptr)
+      throw config_failure{errc::missing_key, child(key),
+                           "missing required key (expected " + expected + ")"};
+    return *j;
+  }
+
+  std::string child(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
+
+  std::string path_or_root() const { return path_.empty() ? "(root)" : path_; }
+
+  /// Fails on the first key nobody asked for.
+  void finish() {
+    for (auto& [key, value] : obj_.items()) {
+      if (known_.count(key) == 0) {
+        std::string list;
+        for (auto& k : known_)
+          list += (list.empty() ? "" : ", ") + k;
+        throw config_failure{errc::unknown_key, child(key),
+                             "unknown key (known keys here: " + list + ")"};
+      }
+    }
+  }
+
+  void string(const std::string& key, std::string& out, bool required) {
+    auto* j = required ? &require(key, "a string") : get(key);
+    if (j == nullptr)
+      return;
+    if (!j->is_string())
+      throw config_failure{errc::wrong_type, child(key),
+                           "expected a string, got " + type_name(*j)};
+    out = j->get<std::string>();
+  }
+
+  void boolean(const std::string& key, bool& out) {
+    auto* j = get(key);
+    if (j == nullptr)
+      return;
+    if (!j->is_boolean())
+      throw config_failure{errc::wrong_type, child(key),
+                           "expected true or false, got " + type_name(*j)};
+    out = j->get<bool>();
+  }
+
+  template <class Int>
+  void integer(const std::string& key, Int& out, int64_t min, int64_t max) {
+    auto* j = get(key);
+    if (j == nullptr)
+      return;
+    if (!j->is_number_integer())
+      throw config_failure{errc::wrong_type, child(key),
+                           "expected an integer, got " + type_name(*j)};
+    bool in_range;
+    int64_t value = 0;
+    if (j->is_number_unsigned()) {
+      auto u = j->get<uint64_t>();
+      in_range = u <= static_cast<uint64_t>(max);
+      value = in_range ? static_cast<int64_t>(u) : max;
+    } else {
+      value = j->get<int64_t>();
+      in_range = value >= min && value <= max;
+    }
+    if (!in_range)
+      throw config_failure{errc::bad_value, child(key),
+                           "expected an integer from " + std::to_string(min) +
+                               " to " + std::to_string(max) + ", got " +
+                               j->dump()};
+    out = static_cast<Int>(value);
+  }
+
+  void number(const std::string& key, double& out, double min, double max) {
+    auto* j = get(key);
+    if (j == nullptr)
+      return;
+    if (!j->is_number())
+      throw config_failure{errc::wrong_type, child(key),
+                           "expected a number, got " + type_name(*j)};
+    auto value = j->get<double>();
+    if (!(value >= min && value <= max)) {
+      std::ostringstream msg;
+      msg << "expected a number from " << min << " to " << max << ", got "
+          << j->dump();
+      throw config_failure{errc::bad_value, child(key), msg.str()};
+    }
+    out = value;
+  }
+
+  /// Runs `fn` on the sub-object at `key` when present.
+  void object(const std::string& key,
+              const std::function<void(object_reader&)>& fn) {
+    auto* j = get(key);
+    if (j == nullptr)
+      return;
+    object_reader sub{*j, child(key)};
+    fn(sub);
+    sub.finish();
+  }
+
+private:
+  const json& obj_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+void check_name(const std::string& path, const std::string& value) {
+  auto ok_char = [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+  };
+  if (value.empty() || value.size() > 64 ||
+      !std::all_of(value.begin(), value.end(), ok_char))
+    throw config_failure{errc::bad_value, path,
+                         "expected 1 to 64 letters, digits, '-', '_' or '.', "
+                         "got \"" +
+                             value + "\""};
+}
+
+endpoint to_endpoint(const std::string& path, const std::string& text) {
+  auto ep = parse_endpoint(text);
+  if (!ep)
+    throw config_failure{errc::bad_value, path, ep.err().message()};
+  return *ep;
+}
+
+/// Reads a key file: hex on one line, at least 128 bits.
+std::string read_key_file(const std::string& json_path,
+                          const std::string& file) {
+  std::ifstream in{file};
+  if (!in)
+    throw config_failure{errc::bad_key_file, json_path,
+                         "key file " + file + " cannot be read (missing?)"};
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+    line.pop_back();
+  std::string rest;
+  while (std::getline(in, rest))
+    if (!rest.empty())
+      throw config_failure{errc::bad_key_file, json_path,
+                           "key file " + file +
+                               " must hold the key as hex on one line"};
+  bool hex = !line.empty() && line.size() % 2 == 0 &&
+             std::all_of(line.begin(), line.end(),
+                         [](unsigned char c) { return std::isxdigit(c); });
+  if (!hex || line.size() < 32)
+    throw config_failure{errc::bad_key_file, json_path,
+                         "key file " + file +
+                             " must hold at least 16 bytes as hex on one line"};
+  return line;
+}
+
+/// The data dir must be writable or creatable, without creating it now.
+void check_data_dir(const std::string& json_path, const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode))
+      throw config_failure{errc::not_writable, json_path,
+                           dir + " exists and is not a directory"};
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+      throw config_failure{errc::not_writable, json_path,
+                           "data dir " + dir + " is not writable"};
+    return;
+  }
+  // Find the nearest existing ancestor: it must let us create the rest.
+  auto parent = dir;
+  while (parent.size() > 1) {
+    parent = folder_of(parent);
+    if (::stat(parent.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode) || ::access(parent.c_str(), W_OK | X_OK) != 0)
+        throw config_failure{errc::not_writable, json_path,
+                             "data dir " + dir + " cannot be created (" +
+                                 parent + " is not a writable directory)"};
+      return;
+    }
+  }
+}
+
+/// Resolves `path` against the config file's folder.
+std::string resolve(const std::string& base, const std::string& path) {
+  if (!path.empty() && path.front() == '/')
+    return normalise(path);
+  return normalise(base + "/" + path);
+}
+
+void read_node(object_reader& r, node_config& cfg, const std::string& base) {
+  // The profile decides the defaults the other keys override.
+  r.string("profile", cfg.profile, false);
+  if (cfg.profile == "local") {
+    cfg.supervision = supervision_config::local();
+    cfg.health = health_config::local();
+    cfg.store = store_config::local();
+  } else if (cfg.profile != "lan") {
+    throw config_failure{errc::bad_value, "profile",
+                         "expected \"lan\" or \"local\", got \"" + cfg.profile +
+                             "\""};
+  }
+  r.string("name", cfg.name, true);
+  check_name("name", cfg.name);
+  std::string listen;
+  r.string("listen", listen, true);
+  cfg.listen = to_endpoint("listen", listen);
+  r.string("data_dir", cfg.data_dir, true);
+  if (cfg.data_dir.empty())
+    throw config_failure{errc::bad_value, "data_dir",
+                         "expected a directory path, got \"\""};
+  cfg.data_dir = resolve(base, cfg.data_dir);
+  if (auto* seeds = r.get("seeds")) {
+    if (!seeds->is_array())
+      throw config_failure{errc::wrong_type, "seeds",
+                           "expected an array of \"host:port\", got " +
+                               type_name(*seeds)};
+    for (size_t i = 0; i < seeds->size(); ++i) {
+      auto path = "seeds[" + std::to_string(i) + "]";
+      auto& s = (*seeds)[i];
+      if (!s.is_string())
+        throw config_failure{errc::wrong_type, path,
+                             "expected a string \"host:port\", got " +
+                                 type_name(s)};
+      cfg.seeds.push_back(to_endpoint(path, s.get<std::string>()));
+    }
+  }
+  r.string("network_id", cfg.network_id, true);
+  check_name("network_id", cfg.network_id);
+  auto& keys = r.require("isolation_keys", "an array of key file paths");
+  if (!keys.is_array() || keys.empty())
+    throw config_failure{
+        keys.is_array() ? errc::bad_value : errc::wrong_type, "isolation_keys",
+        "expected a non-empty array of key file paths, got " + type_name(keys)};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto path = "isolation_keys[" + std::to_string(i) + "]";
+    if (!keys[i].is_string())
+      throw config_failure{errc::wrong_type, path,
+                           "expected a key file path, got " +
+                               type_name(keys[i])};
+    cfg.isolation_keys.push_back(resolve(base, keys[i].get<std::string>()));
+  }
+  r.string("admin_key", cfg.admin_key, false);
+  if (!cfg.admin_key.empty())
+    cfg.admin_key = resolve(base, cfg.admin_key);
+  r.boolean("allow_fault_injection", cfg.allow_fault_injection);
+  r.object("log", [&](object_reader& o) {
+    o.string("level", cfg.log.level, false);
+    static const std::set<std::string> levels{"trace", "debug", "info",
+                                              "warning", "error"};
+    if (levels.count(cfg.log.level) == 0)
+      throw config_failure{errc::bad_value, o.child("level"),
+                           "expected one of trace, debug, info, warning, "
+                           "error, got \"" +
+                               cfg.log.level + "\""};
+    o.string("file", cfg.log.file, false);
+    if (!cfg.log.file.empty())
+      cfg.log.file = resolve(base, cfg.log.file);
+  });
+  r.object("supervision", [&](object_reader& o) {
+    auto& s = cfg.supervision;
+    o.integer("max_restarts", s.max_restarts, 0, 1000);
+    o.integer("restart_window_ms", s.restart_window_ms, 1, 86400000);
+    o.integer("backoff_initial_ms", s.backoff_initial_ms, 0, 3600000);
+    o.integer("backoff_max_ms", s.backoff_max_ms, 0, 3600000);
+    o.number("backoff_jitter", s.backoff_jitter, 0.0, 1.0);
+    o.integer("backoff_reset_ms", s.backoff_reset_ms, 0, 86400000);
+    o.integer("shutdown_timeout_ms", s.shutdown_timeout_ms, 1, 600000);
+    if (s.backoff_max_ms < s.backoff_initial_ms)
+      throw config_failure{errc::bad_value, o.child("backoff_max_ms"),
+                           "expected at least backoff_initial_ms (" +
+                               std::to_string(s.backoff_initial_ms) + ")"};
+  });
+  r.object("health", [&](object_reader& o) {
+    auto& h = cfg.health;
+    o.integer("sample_interval_ms", h.sample_interval_ms, 10, 3600000);
+    o.integer("history_max_samples", h.history_max_samples, 1, 10000000);
+    o.integer("history_max_events", h.history_max_events, 1, 10000000);
+  });
+  r.object("store", [&](object_reader& o) {
+    o.integer("busy_timeout_ms", cfg.store.busy_timeout_ms, 0, 600000);
+  });
+  r.finish();
+  // Checks against the file system come last: nothing above touched it.
+  check_data_dir("data_dir", cfg.data_dir);
+  for (size_t i = 0; i < cfg.isolation_keys.size(); ++i)
+    cfg.isolation_key_hex.push_back(read_key_file(
+        "isolation_keys[" + std::to_string(i) + "]", cfg.isolation_keys[i]));
+  if (!cfg.admin_key.empty())
+    cfg.admin_key_hex = read_key_file("admin_key", cfg.admin_key);
+}
+
+} // namespace
+
+result<node_config> parse(const std::string& text, const std::string& path) {
+  auto file = normalise(absolute(path));
+  auto fail = [&](errc code, const std::string& msg) {
+    return error{"config", static_cast<uint8_t>(code), path + ": " + msg};
+  };
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // Turn the byte offset into a line and column.
+    size_t line = 1;
+    size_t column = 1;
+    auto end = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+    for (size_t i = 0; i < end; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    std::string what = e.what();
+    if (auto pos = what.find("syntax error"); pos != std::string::npos)
+      what = what.substr(pos);
+    return fail(errc::syntax, "line " + std::to_string(line) + ", column " +
+                                  std::to_string(column) + ": " + what);
+  }
+  node_config cfg;
+  cfg.file = file;
+  try {
+    object_reader root{doc, ""};
+    read_node(root, cfg, folder_of(file));
+  } catch (const config_failure& f) {
+    return fail(f.code, f.path + ": " + f.what);
+  } catch (const json::exception& e) {
+    return fail(errc::bad_value, e.what());
+  }
+  return cfg;
+}
+
+result<node_config> load(const std::string& path) {
+  std::ifstream in{path};
+  struct stat st;
+  if (!in || ::stat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode))
+    return error{"config", static_cast<uint8_t>(errc::unreadable),
+                 path + ": cannot read the config file"};
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse(buf.str(), path);
+}
+
+} // namespace mycelium::config

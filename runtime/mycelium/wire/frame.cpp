@@ -1,0 +1,89 @@
+#include "mycelium/wire/frame.hpp"
+
+#include "envelope_generated.h"
+
+namespace mycelium::wire {
+
+const char* to_string(errc code) {
+  switch (code) {
+  case errc::frame_too_large:
+    return "frame_too_large";
+  case errc::malformed_frame:
+    return "malformed_frame";
+  case errc::malformed_payload:
+    return "malformed_payload";
+  }
+  return "unknown";
+}
+
+namespace {
+
+error make_error(errc code, std::string msg) {
+  return error{"wire", static_cast<uint8_t>(code), std::move(msg)};
+}
+
+} // namespace
+
+std::string encode_frame(const envelope& env) {
+  flatbuffers::FlatBufferBuilder fbb{64 + env.payload.size()};
+  auto sender = fbb.CreateVector(
+      reinterpret_cast<const uint8_t*>(env.sender.data()), env.sender.size());
+  auto payload = fbb.CreateVector(
+      reinterpret_cast<const uint8_t*>(env.payload.data()), env.payload.size());
+  auto root =
+      fb::CreateEnvelope(fbb, static_cast<fb::Kind>(env.kind), sender, payload);
+  fbb.Finish(root);
+  auto size = fbb.GetSize();
+  std::string out;
+  out.reserve(4 + size);
+  out.push_back(static_cast<char>((size >> 24) & 0xff));
+  out.push_back(static_cast<char>((size >> 16) & 0xff));
+  out.push_back(static_cast<char>((size >> 8) & 0xff));
+  out.push_back(static_cast<char>(size & 0xff));
+  out.append(reinterpret_cast<const char*>(fbb.GetBufferPointer()), size);
+  return out;
+}
+
+status frame_decoder::feed(std::string_view bytes) {
+  if (failed_)
+    return make_error(errc::malformed_frame, "decoder already failed");
+  buffer_.append(bytes.data(), bytes.size());
+  size_t pos = 0;
+  while (buffer_.size() - pos >= 4) {
+    auto* p = reinterpret_cast<const uint8_t*>(buffer_.data() + pos);
+    uint32_t size = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                    (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+    if (size > max_frame_bytes_) {
+      failed_ = true;
+      buffer_.clear();
+      return make_error(errc::frame_too_large,
+                        "frame of " + std::to_string(size) +
+                            " bytes exceeds the maximum of " +
+                            std::to_string(max_frame_bytes_));
+    }
+    if (buffer_.size() - pos - 4 < size)
+      break;
+    auto* body = p + 4;
+    flatbuffers::Verifier verifier{body, size};
+    if (!fb::VerifyEnvelopeBuffer(verifier)) {
+      failed_ = true;
+      buffer_.clear();
+      return make_error(errc::malformed_frame,
+                        "frame of " + std::to_string(size) +
+                            " bytes is not a valid Envelope");
+    }
+    auto* env = fb::GetEnvelope(body);
+    envelope out;
+    out.kind = static_cast<uint16_t>(env->kind());
+    if (auto* s = env->sender())
+      out.sender.assign(reinterpret_cast<const char*>(s->data()), s->size());
+    if (auto* pl = env->payload())
+      out.payload.assign(reinterpret_cast<const char*>(pl->data()), pl->size());
+    frames_.push_back(std::move(out));
+    pos += 4 + size;
+  }
+  buffer_.erase(0, pos);
+  return ok();
+}
+
+} // namespace mycelium::wire

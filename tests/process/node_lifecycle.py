@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Process tests of the foundation: config errors, lifecycle, supervision
+and state recovery with real myceliumd processes.
+
+Usage: node_lifecycle.py PATH/TO/myceliumd [test names...]
+"""
+import json
+import os
+import signal
+
+from harness import Node, main, run, wait_for
+
+
+def test_help_and_version_exit_zero(binary, tmp, nodes):
+    r = run([binary, "--help"])
+    assert r.returncode == 0 and "usage: myceliumd" in r.stdout, r
+    r = run([binary, "--version"])
+    assert r.returncode == 0 and r.stdout.startswith("myceliumd "), r
+    r = run([binary, "--bogus"])
+    assert r.returncode == 2 and "unknown argument" in r.stderr, r
+
+
+def test_check_config_accepts_the_shipped_configs(binary, tmp, nodes):
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "config")
+    for name in ["local/node1.json", "local/node2.json", "local/node3.json",
+                 "node.example.json"]:
+        r = run([binary, "--check-config", os.path.join(root, name)])
+        assert r.returncode == 0, (name, r.stderr)
+
+
+def test_bad_config_exits_2_names_the_cause_and_creates_nothing(binary, tmp, nodes):
+    n = Node(binary, tmp, listen="127.0.0.1:70000")
+    r = run([binary, "--config", n.config_path])
+    assert r.returncode == 2, r
+    assert "node.json" in r.stderr and "listen" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not os.path.exists(n.data_dir)
+    with open(n.config_path, "w") as f:
+        f.write('{ "name": "n1",\n  "listen": 5 ')
+    r = run([binary, "--check-config", n.config_path])
+    assert r.returncode == 2 and "line 2" in r.stderr, r.stderr
+    assert not os.path.exists(n.data_dir)
+
+
+def test_sigterm_stops_cleanly_with_exit_code_zero(binary, tmp, nodes):
+    n = Node(binary, tmp)
+    nodes.append(n)
+    n.start()
+    n.wait_running()
+    n.signal(signal.SIGTERM)
+    assert n.wait_exit() == 0
+    assert "stopped" in n.log()
+    r = run([binary, "--status", "--config", n.config_path])
+    assert r.returncode == 4, r
+
+
+def test_sigint_stops_cleanly_too(binary, tmp, nodes):
+    n = Node(binary, tmp)
+    nodes.append(n)
+    n.start()
+    n.wait_running()
+    n.signal(signal.SIGINT)
+    assert n.wait_exit() == 0
+
+
+def test_crashed_child_is_restarted_with_its_state(binary, tmp, nodes):
+    n = Node(binary, tmp)
+    nodes.append(n)
+    n.start()
+    n.wait_running()
+    before = wait_for("two samples", lambda: (n.status() or {}).get("samples_recorded", 0) >= 2 and n.status())
+    n.signal(signal.SIGUSR1)  # fault injection: crash the health monitor
+    c = wait_for("the restart to show",
+                 lambda: (lambda c: c if c and c["restarts"] == 1 and c["state"] == "running" else None)(n.component()))
+    assert "fault_injected" in c["last_reason"], c
+    after = n.status()
+    # The restarted monitor reloaded the persisted history: nothing was lost.
+    assert after["samples_recorded"] >= before["samples_recorded"], (before, after)
+    assert "restarting health" in n.log()
+    assert n.proc.poll() is None
+
+
+def test_fault_injection_is_refused_when_disabled(binary, tmp, nodes):
+    n = Node(binary, tmp, allow_fault_injection=False)
+    nodes.append(n)
+    n.start()
+    n.wait_running()
+    n.signal(signal.SIGUSR1)
+    wait_for("the refusal in the log", lambda: "fault injection is disabled" in n.log())
+    assert n.component()["restarts"] == 0
+
+
+def test_kill_9_and_restart_keeps_state(binary, tmp, nodes):
+    n = Node(binary, tmp)
+    nodes.append(n)
+    n.start()
+    n.wait_running()
+    n.signal(signal.SIGUSR1)
+    wait_for("the restart", lambda: (n.component() or {}).get("restarts") == 1)
+    before = wait_for("samples", lambda: (n.status() or {}).get("samples_recorded", 0) >= 3 and n.status())
+    n.signal(signal.SIGKILL)
+    n.wait_exit()
+    n.start()
+    n.wait_running()
+    st = n.status()
+    health = n.component()
+    assert health["restarts"] == 1, health           # restart history survived
+    assert st["samples_recorded"] >= before["samples_recorded"], (before, st)
+    assert st["boot"] != before["boot"]
+    n.signal(signal.SIGTERM)
+    assert n.wait_exit() == 0
+
+
+def test_a_second_node_on_the_same_data_dir_is_refused(binary, tmp, nodes):
+    a = Node(binary, tmp)
+    nodes.append(a)
+    a.start()
+    a.wait_running()
+    b = subprocess_run_same(binary, a)
+    assert b.returncode == 1, b
+    assert "in use by another myceliumd" in (b.stderr + a.log()), b
+
+
+def subprocess_run_same(binary, node):
+    return run([binary, "--config", node.config_path], timeout=20)
+
+
+def test_corrupt_database_is_refused_with_its_path(binary, tmp, nodes):
+    n = Node(binary, tmp)
+    os.makedirs(n.data_dir)
+    db = os.path.join(n.data_dir, "mycelium.db")
+    with open(db, "wb") as f:
+        f.write(b"this is not a database" * 100)
+    r = run([binary, "--config", n.config_path], timeout=20)
+    assert r.returncode == 1, r
+    assert db in n.log() and "not a SQLite database" in n.log(), n.log()
+    with open(db, "rb") as f:
+        assert f.read(22) == b"this is not a database"  # left untouched
+
+
+if __name__ == "__main__":
+    main([
+        test_help_and_version_exit_zero,
+        test_check_config_accepts_the_shipped_configs,
+        test_bad_config_exits_2_names_the_cause_and_creates_nothing,
+        test_sigterm_stops_cleanly_with_exit_code_zero,
+        test_sigint_stops_cleanly_too,
+        test_crashed_child_is_restarted_with_its_state,
+        test_fault_injection_is_refused_when_disabled,
+        test_kill_9_and_restart_keeps_state,
+        test_a_second_node_on_the_same_data_dir_is_refused,
+        test_corrupt_database_is_refused_with_its_path,
+    ])
