@@ -7,6 +7,7 @@
 #include "mycelium/actors/health_monitor.hpp"
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/node.hpp"
+#include "mycelium/actors/system_config.hpp"
 #include "mycelium/config/json.hpp"
 #include "mycelium/config/node_config.hpp"
 #include "mycelium/store/database.hpp"
@@ -225,8 +226,7 @@ int run_node(const config::node_config& cfg) {
   int code = exit_ok;
   {
     caf::actor_system_config sys_cfg;
-    // Two cores: more workers than that only add context switches.
-    sys_cfg.set("scheduler.max-threads", 2);
+    actors::apply_runtime_defaults(sys_cfg);
     caf::actor_system sys{sys_cfg};
     std::random_device rd;
     auto root = actors::spawn_node(sys, ctx, (uint64_t{rd()} << 32) | rd());

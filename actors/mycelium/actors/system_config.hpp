@@ -1,0 +1,14 @@
+#pragma once
+
+/// The CAF settings every Mycelium process uses, in one place, so the daemon
+/// and the benchmarks measure the same thing.
+
+#include <caf/fwd.hpp>
+
+namespace mycelium::actors {
+
+/// Applies our scheduler settings: two worker threads (the target machines
+/// have two cores; more workers only add context switches).
+void apply_runtime_defaults(caf::actor_system_config& cfg);
+
+} // namespace mycelium::actors

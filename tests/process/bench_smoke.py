@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""The benchmark runs and prints the documented JSON fields. This checks
+behaviour only (fields present, figures positive); speed is judged from the
+benchmark's own output, never asserted here.
+
+Usage: bench_smoke.py PATH/TO/mycelium-bench
+"""
+import json
+import subprocess
+import sys
+
+
+def main():
+    bench = sys.argv[1]
+    passed = failed = 0
+    checks = []
+    r = subprocess.run([bench, "restart", "--json", "--iterations", "50"],
+                       capture_output=True, text=True, timeout=120)
+    checks.append(("restart exits 0", r.returncode == 0))
+    doc = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+    for field in ["scenario", "p50_us", "p99_us", "baseline_p50_us", "ratio"]:
+        checks.append((f"restart prints {field}", field in doc))
+    checks.append(("restart measured 50 restarts", doc.get("restarts") == 50))
+    checks.append(("figures are positive", all(doc.get(f, 0) > 0 for f in ["p50_us", "baseline_p50_us", "ratio"])))
+    r = subprocess.run([bench, "nonsense"], capture_output=True, text=True)
+    checks.append(("unknown scenario exits 2", r.returncode == 2))
+    for name, ok in checks:
+        print(("ok    " if ok else "FAIL  ") + name)
+        passed += ok
+        failed += not ok
+    print(f"tests: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
