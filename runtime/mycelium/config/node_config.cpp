@@ -54,6 +54,16 @@ health_config health_config::local() {
   return cfg;
 }
 
+transport_config transport_config::local() {
+  transport_config cfg;
+  cfg.handshake_timeout_ms = 2000;
+  cfg.connect_timeout_ms = 1000;
+  cfg.reconnect_initial_ms = 100;
+  cfg.reconnect_max_ms = 2000;
+  cfg.tick_ms = 50;
+  return cfg;
+}
+
 result<endpoint> parse_endpoint(const std::string& text) {
   auto fail = [&] {
     return error{"config", static_cast<uint8_t>(errc::bad_value),
@@ -350,6 +360,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     cfg.supervision = supervision_config::local();
     cfg.health = health_config::local();
     cfg.store = store_config::local();
+    cfg.transport = transport_config::local();
   } else if (cfg.profile != "lan") {
     throw config_failure{errc::bad_value, "profile",
                          "expected \"lan\" or \"local\", got \"" + cfg.profile +
@@ -431,6 +442,29 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     o.integer("sample_interval_ms", h.sample_interval_ms, 10, 3600000);
     o.integer("history_max_samples", h.history_max_samples, 1, 10000000);
     o.integer("history_max_events", h.history_max_events, 1, 10000000);
+  });
+  r.object("transport", [&](object_reader& o) {
+    auto& t = cfg.transport;
+    o.integer("max_frame_bytes", t.max_frame_bytes, 1024, 1 << 30);
+    o.integer("handshake_timeout_ms", t.handshake_timeout_ms, 10, 600000);
+    o.integer("connect_timeout_ms", t.connect_timeout_ms, 10, 600000);
+    o.integer("reconnect_initial_ms", t.reconnect_initial_ms, 1, 3600000);
+    o.integer("reconnect_max_ms", t.reconnect_max_ms, 1, 3600000);
+    o.number("reconnect_jitter", t.reconnect_jitter, 0.0, 1.0);
+    o.integer("max_queue_frames", t.max_queue_frames, 1, 10000000);
+    o.integer("max_queue_bytes", t.max_queue_bytes, 1024, int64_t{1} << 34);
+    o.integer("write_high_water_bytes", t.write_high_water_bytes, 1024,
+              int64_t{1} << 34);
+    o.integer("protocol_min", t.protocol_min, 1, 65535);
+    o.integer("protocol_max", t.protocol_max, 1, 65535);
+    o.integer("tick_ms", t.tick_ms, 1, 60000);
+    if (t.protocol_max < t.protocol_min)
+      throw config_failure{errc::bad_value, o.child("protocol_max"),
+                           "expected at least protocol_min (" +
+                             std::to_string(t.protocol_min) + ")"};
+    if (t.reconnect_max_ms < t.reconnect_initial_ms)
+      throw config_failure{errc::bad_value, o.child("reconnect_max_ms"),
+                           "expected at least reconnect_initial_ms"};
   });
   r.object("store", [&](object_reader& o) {
     o.integer("busy_timeout_ms", cfg.store.busy_timeout_ms, 0, 600000);

@@ -1,0 +1,100 @@
+#pragma once
+
+/// A TLS 1.2 channel with a pre-shared key, sans-IO: bytes from the socket go
+/// in through `received`, bytes for the socket come out of `take_output`,
+/// decrypted application data out of `take_plaintext`. No sockets, no
+/// threads: the transport decides when to read and write.
+///
+/// Key exchange is ECDHE-PSK only, with AEAD ciphers only: AES-256/GCM first
+/// when the CPU has AES instructions (fast between our nodes), and
+/// ChaCha20-Poly1305 always offered, so standard clients such as
+/// `openssl s_client -psk` connect. Unknown PSK identities are hidden from
+/// the peer (it sees the same failure as for a wrong key) while the server
+/// still records which identity was asked for, so its log can name the cause.
+///
+/// Botan throws on bad input; every call here catches and reports an error,
+/// after which the channel is closed. The owner must not destroy the channel
+/// from inside these calls (it never calls back into the owner).
+
+#include "mycelium/core/result.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mycelium::crypto {
+
+/// One pre-shared key a server accepts, and what the peer using it may do.
+struct psk_entry {
+  /// PSK identity the client sends.
+  std::string identity;
+  /// Raw key bytes.
+  std::string key;
+  /// "peer" (a node of the network) or "admin" (the console).
+  std::string role;
+};
+
+using psk_table = std::vector<psk_entry>;
+
+/// First 4 bytes of SHA-256 of `key`, in hex: names a key without revealing
+/// it (PSK identities and logs).
+std::string key_fingerprint(const std::string& key);
+
+class tls_channel {
+public:
+  /// A client that offers `identity` with `key`.
+  static std::unique_ptr<tls_channel> client(const std::string& identity,
+                                             const std::string& key);
+
+  /// A server that accepts the entries of `accepted`.
+  static std::unique_ptr<tls_channel>
+  server(std::shared_ptr<const psk_table> accepted);
+
+  ~tls_channel();
+
+  /// Feeds bytes received from the socket.
+  status received(const char* data, size_t size);
+
+  /// Encrypts `data` as application data (coalesced into as few records as
+  /// Botan allows); fails unless established.
+  status send(const char* data, size_t size);
+
+  /// Sends close_notify.
+  void close();
+
+  /// True once the handshake completed and until the channel closes.
+  bool established() const;
+
+  /// True after a fatal alert, an error or close_notify.
+  bool closed() const;
+
+  /// Bytes to write to the socket (drains the buffer).
+  std::string take_output();
+
+  /// Decrypted application data (drains the buffer).
+  std::string take_plaintext();
+
+  /// The identity the client asked for (server side; "" before).
+  const std::string& requested_identity() const;
+
+  /// The accepted entry the client authenticated with (server side, after
+  /// the handshake; nullptr before or when unknown).
+  const psk_entry* peer_entry() const;
+
+  /// Keying material bound to this session (RFC 5705), for channel binding.
+  result<std::string> exporter(const std::string& label, size_t length) const;
+
+  /// Negotiated ciphersuite, e.g. "ECDHE_PSK_WITH_AES_256_GCM_SHA384".
+  std::string ciphersuite() const;
+
+  /// Last alert received or sent, e.g. "bad_record_mac" ("" if none).
+  const std::string& last_alert() const;
+
+private:
+  struct impl;
+  explicit tls_channel(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace mycelium::crypto

@@ -1,0 +1,430 @@
+#include "mycelium/transport/transport_core.hpp"
+
+#include "mycelium/wire/frame.hpp"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <map>
+
+using namespace mycelium;
+using namespace mycelium::transport;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string key_1(32, '1');
+const std::string key_2(32, '2');
+const std::string admin_key(32, 'A');
+
+settings make_settings(const std::string& name,
+                       std::vector<std::string> keys = {key_1}) {
+  settings s;
+  s.cfg = config::transport_config::local();
+  s.network_id = "net";
+  s.name = name;
+  s.listen = "127.0.0.1:" + std::to_string(7000 + name.back());
+  s.isolation_keys = std::move(keys);
+  s.admin_key = admin_key;
+  s.software_version = "test";
+  return s;
+}
+
+/// Several cores joined by in-memory connections. Writes are delivered in
+/// order; closes reach the other side as `on_closed`.
+struct network {
+  struct node {
+    crypto::node_identity id = crypto::node_identity::generate();
+    std::unique_ptr<transport_core> core;
+    std::vector<delivery> got;
+    std::vector<event> events;
+    std::vector<config::endpoint> connects;
+  };
+
+  std::vector<std::unique_ptr<node>> nodes;
+  /// (node, conn) -> (node, conn) of the other end.
+  std::map<std::pair<size_t, uint64_t>, std::pair<size_t, uint64_t>> links;
+  std::deque<std::tuple<size_t, uint64_t, std::string>> in_flight;
+  std::deque<std::pair<size_t, uint64_t>> closing;
+  uint64_t next_conn = 1;
+  time_point now{};
+
+  size_t add(settings s) {
+    auto n = std::make_unique<node>();
+    n->core = std::make_unique<transport_core>(std::move(s), n->id, 7);
+    nodes.push_back(std::move(n));
+    return nodes.size() - 1;
+  }
+
+  size_t add_with_identity(settings s, const network::node& like) {
+    auto n = std::make_unique<node>();
+    n->core = std::make_unique<transport_core>(std::move(s), like.id, 9);
+    nodes.push_back(std::move(n));
+    return nodes.size() - 1;
+  }
+
+  transport_core& core(size_t i) { return *nodes[i]->core; }
+
+  void apply(size_t i, effects fx) {
+    auto& n = *nodes[i];
+    for (auto& w : fx.writes) {
+      auto peer = links.find({i, w.conn});
+      if (peer != links.end())
+        in_flight.emplace_back(peer->second.first, peer->second.second,
+                               std::move(w.bytes));
+    }
+    for (auto c : fx.closes) {
+      auto peer = links.find({i, c});
+      if (peer != links.end()) {
+        closing.push_back(peer->second);
+        links.erase(links.find(peer->second));
+        links.erase(peer);
+      }
+    }
+    for (auto& d : fx.deliveries)
+      n.got.push_back(std::move(d));
+    for (auto& e : fx.events)
+      n.events.push_back(std::move(e));
+    for (auto& c : fx.connects)
+      n.connects.push_back(c);
+  }
+
+  /// Connects `from` to `to`; returns (from's conn, to's conn).
+  std::pair<uint64_t, uint64_t> connect(size_t from, size_t to) {
+    auto a = next_conn++;
+    auto b = next_conn++;
+    links[{from, a}] = {to, b};
+    links[{to, b}] = {from, a};
+    apply(to, core(to).on_accept(b, "peer-of-" + std::to_string(to), now));
+    config::endpoint ep{"127.0.0.1", static_cast<uint16_t>(9000 + to)};
+    apply(from, core(from).on_connected(a, ep, now));
+    run();
+    return {a, b};
+  }
+
+  /// Raw bytes into node `to` on a fresh inbound connection.
+  uint64_t inject(size_t to, const std::string& bytes) {
+    auto c = next_conn++;
+    apply(to, core(to).on_accept(c, "attacker", now));
+    apply(to, core(to).on_bytes(c, bytes.data(), bytes.size(), now));
+    run();
+    return c;
+  }
+
+  void run() {
+    for (int guard = 0; guard < 10000; ++guard) {
+      if (!in_flight.empty()) {
+        auto [to, conn, bytes] = std::move(in_flight.front());
+        in_flight.pop_front();
+        apply(to, core(to).on_bytes(conn, bytes.data(), bytes.size(), now));
+      } else if (!closing.empty()) {
+        auto [to, conn] = closing.front();
+        closing.pop_front();
+        apply(to, core(to).on_closed(conn, now));
+      } else {
+        return;
+      }
+    }
+    FAIL("network did not settle");
+  }
+
+  void tick(duration d) {
+    now += d;
+    for (size_t i = 0; i < nodes.size(); ++i)
+      apply(i, core(i).on_tick(now));
+    run();
+  }
+
+  bool has_event(size_t i, event::type what, reason why) {
+    for (auto& e : nodes[i]->events)
+      if (e.what == what && e.why == why)
+        return true;
+    return false;
+  }
+
+  uint64_t rejections(size_t i, reason why) {
+    auto& r = core(i).totals().rejections;
+    auto it = r.find(to_string(why));
+    return it == r.end() ? 0 : it->second;
+  }
+};
+
+} // namespace
+
+TEST_CASE("two nodes complete TLS and Hello and exchange frames both ways") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  net.connect(a, b);
+  CHECK(net.has_event(a, event::type::peer_up, reason::none));
+  CHECK(net.has_event(b, event::type::peer_up, reason::none));
+  REQUIRE(net.core(a).peers()
+          == std::vector<std::string>{net.nodes[b]->id.node_id()});
+  REQUIRE(net.core(b).peers()
+          == std::vector<std::string>{net.nodes[a]->id.node_id()});
+  net.apply(a, net.core(a).send(net.nodes[b]->id.node_id(), wire::kind::bench,
+                                "from a", net.now));
+  net.apply(b, net.core(b).send(net.nodes[a]->id.node_id(), wire::kind::bench,
+                                "from b", net.now));
+  net.run();
+  REQUIRE(net.nodes[b]->got.size() == 1);
+  CHECK(net.nodes[b]->got[0].payload == "from a");
+  CHECK(net.nodes[b]->got[0].from == net.nodes[a]->id.node_id());
+  REQUIRE(net.nodes[a]->got.size() == 1);
+  CHECK(net.nodes[a]->got[0].payload == "from b");
+  auto conns = net.core(a).connections(net.now);
+  REQUIRE(conns.size() == 1);
+  CHECK(conns[0].phase == "established");
+  CHECK(conns[0].version == 1);
+  CHECK(conns[0].name == "b");
+}
+
+TEST_CASE("the highest common protocol version is used") {
+  network net;
+  auto sa = make_settings("a");
+  sa.cfg.protocol_min = 1;
+  sa.cfg.protocol_max = 3;
+  auto sb = make_settings("b");
+  sb.cfg.protocol_min = 2;
+  sb.cfg.protocol_max = 5;
+  auto a = net.add(sa);
+  auto b = net.add(sb);
+  net.connect(a, b);
+  CHECK(net.core(a).connections(net.now).at(0).version == 3);
+  CHECK(net.core(b).connections(net.now).at(0).version == 3);
+}
+
+TEST_CASE("disjoint protocol ranges are refused with a Reject naming both") {
+  network net;
+  auto sa = make_settings("a");
+  sa.cfg.protocol_min = 1;
+  sa.cfg.protocol_max = 1;
+  auto sb = make_settings("b");
+  sb.cfg.protocol_min = 2;
+  sb.cfg.protocol_max = 3;
+  auto a = net.add(sa);
+  auto b = net.add(sb);
+  net.connect(a, b);
+  CHECK(net.core(a).peers().empty());
+  CHECK(net.core(b).peers().empty());
+  CHECK(net.rejections(a, reason::version_mismatch)
+          + net.rejections(b, reason::version_mismatch)
+        >= 1);
+  bool named = false;
+  for (auto* n : {net.nodes[a].get(), net.nodes[b].get()})
+    for (auto& e : n->events)
+      named = named
+              || (e.detail.find("ours 1-1, peer's 2-3") != std::string::npos
+                  || e.detail.find("ours 2-3, peer's 1-1")
+                       != std::string::npos);
+  CHECK(named);
+}
+
+TEST_CASE("a peer of another network is refused as wrong_network") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto other = make_settings("b");
+  other.network_id = "othernet";
+  auto b = net.add(other);
+  net.connect(b, a); // b dials a
+  CHECK(net.core(a).peers().empty());
+  CHECK(net.rejections(a, reason::wrong_network) == 1);
+  CHECK(net.core(b).peers().empty());
+}
+
+TEST_CASE("a peer with a key we do not hold is refused as unknown_key") {
+  network net;
+  auto a = net.add(make_settings("a", {key_1}));
+  auto b = net.add(make_settings("b", {key_2}));
+  net.connect(b, a);
+  CHECK(net.core(a).peers().empty());
+  CHECK(net.rejections(a, reason::unknown_key) == 1);
+  CHECK(net.rejections(b, reason::tls_failed) == 1);
+}
+
+TEST_CASE("key rotation: nodes with the old and the new key first still "
+          "connect") {
+  network net;
+  auto a = net.add(make_settings("a", {key_2, key_1})); // rotated
+  auto b = net.add(make_settings("b", {key_1, key_2})); // not yet
+  net.connect(a, b);
+  net.connect(b, a);
+  CHECK(net.core(a).peers().size() == 1);
+  CHECK(net.core(b).peers().size() == 1);
+}
+
+TEST_CASE("garbage instead of TLS closes only that connection") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  net.connect(a, b);
+  net.inject(a, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(net.rejections(a, reason::not_tls) == 1);
+  CHECK(net.core(a).peers().size() == 1); // still serving b
+}
+
+TEST_CASE("a handshake that never completes times out") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  net.apply(a, net.core(a).on_accept(99, "slow", net.now));
+  net.tick(1s);
+  CHECK(net.rejections(a, reason::handshake_timeout) == 0);
+  net.tick(2s);
+  CHECK(net.rejections(a, reason::handshake_timeout) == 1);
+}
+
+TEST_CASE("a second connection claiming a connected id is refused") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  net.connect(b, a);
+  auto impostor = net.add_with_identity(make_settings("c"), *net.nodes[b]);
+  net.connect(impostor, a);
+  CHECK(net.rejections(a, reason::duplicate_id) == 1);
+  CHECK(net.core(a).peers().size() == 1);
+  // The original connection still works.
+  net.apply(b, net.core(b).send(net.nodes[a]->id.node_id(), wire::kind::bench,
+                                "still here", net.now));
+  net.run();
+  REQUIRE_FALSE(net.nodes[a]->got.empty());
+  CHECK(net.nodes[a]->got.back().payload == "still here");
+}
+
+TEST_CASE("nodes dialing each other at once keep exactly one connection") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  net.connect(a, b);
+  net.connect(b, a);
+  net.tick(10ms);
+  CHECK(net.core(a).peers().size() == 1);
+  CHECK(net.core(b).peers().size() == 1);
+  CHECK(net.core(a).connections(net.now).size() == 1);
+  CHECK(net.core(b).connections(net.now).size() == 1);
+  CHECK(net.rejections(a, reason::duplicate_id) == 0);
+}
+
+TEST_CASE("an oversized frame closes the connection") {
+  network net;
+  auto sa = make_settings("a");
+  sa.cfg.max_frame_bytes = 2048;
+  auto a = net.add(sa);
+  auto b = net.add(make_settings("b"));
+  net.connect(b, a);
+  net.apply(b, net.core(b).send(net.nodes[a]->id.node_id(), wire::kind::bench,
+                                std::string(4096, 'x'), net.now));
+  net.run();
+  CHECK(net.rejections(a, reason::frame_too_large) == 1);
+  CHECK(net.core(a).peers().empty());
+}
+
+TEST_CASE("frames to a peer wait in a bounded queue until it connects") {
+  network net;
+  auto sa = make_settings("a");
+  sa.cfg.max_queue_frames = 3;
+  auto a = net.add(sa);
+  auto b = net.add(make_settings("b"));
+  auto to_b = net.nodes[b]->id.node_id();
+  for (int i = 0; i < 5; ++i)
+    net.apply(a, net.core(a).send(to_b, wire::kind::bench,
+                                  "m" + std::to_string(i), net.now));
+  CHECK(net.core(a).totals().queue_full_drops == 2);
+  net.connect(a, b);
+  REQUIRE(net.nodes[b]->got.size() == 3);
+  CHECK(net.nodes[b]->got[0].payload == "m0"); // oldest kept, in order
+  CHECK(net.nodes[b]->got[2].payload == "m2");
+}
+
+TEST_CASE("a partition fault blocks traffic until cleared") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  net.connect(a, b);
+  auto to_b = net.nodes[b]->id.node_id();
+  fault_rule rule;
+  rule.peer = to_b;
+  rule.block_out = true;
+  rule.block_in = true;
+  net.core(a).set_fault(rule);
+  net.apply(a, net.core(a).send(to_b, wire::kind::bench, "lost", net.now));
+  net.apply(b, net.core(b).send(net.nodes[a]->id.node_id(), wire::kind::bench,
+                                "also lost", net.now));
+  net.run();
+  CHECK(net.nodes[b]->got.empty());
+  CHECK(net.nodes[a]->got.empty());
+  CHECK(net.core(a).totals().fault_drops == 2);
+  net.core(a).clear_faults();
+  net.apply(a, net.core(a).send(to_b, wire::kind::bench, "back", net.now));
+  net.run();
+  REQUIRE(net.nodes[b]->got.size() == 1);
+  CHECK(net.nodes[b]->got[0].payload == "back");
+}
+
+TEST_CASE("a delay fault holds frames until their time") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  net.connect(a, b);
+  fault_rule rule;
+  rule.delay_ms = 500;
+  net.core(a).set_fault(rule);
+  net.apply(a, net.core(a).send(net.nodes[b]->id.node_id(), wire::kind::bench,
+                                "late", net.now));
+  net.run();
+  CHECK(net.nodes[b]->got.empty());
+  net.tick(400ms);
+  CHECK(net.nodes[b]->got.empty());
+  net.tick(200ms);
+  CHECK(net.nodes[b]->got.size() == 1);
+}
+
+TEST_CASE("seeds are dialed at start and redialed with backoff") {
+  network net;
+  auto s = make_settings("a");
+  s.seeds = {{"127.0.0.1", 9001}, {"127.0.0.1", 7000 + 'a'}}; // 2nd is us
+  auto a = net.add(s);
+  net.apply(a, net.core(a).start(net.now));
+  REQUIRE(net.nodes[a]->connects.size() == 1);
+  CHECK(net.nodes[a]->connects[0].port == 9001);
+  net.apply(a, net.core(a).on_connect_failed({"127.0.0.1", 9001}, "refused",
+                                             net.now));
+  net.nodes[a]->connects.clear();
+  net.tick(50ms); // first retry after ~100 ms (local profile)
+  CHECK(net.nodes[a]->connects.empty());
+  net.tick(100ms);
+  CHECK(net.nodes[a]->connects.size() == 1);
+}
+
+TEST_CASE("a console connection with the admin key carries requests") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  // Drive a raw console client against the core.
+  auto client = crypto::tls_channel::client(admin_identity, admin_key);
+  net.apply(a, net.core(a).on_accept(50, "console", net.now));
+  std::string to_client;
+  for (int i = 0; i < 10; ++i) {
+    auto out = client->take_output();
+    if (!out.empty()) {
+      auto fx = net.core(a).on_bytes(50, out.data(), out.size(), net.now);
+      for (auto& w : fx.writes)
+        REQUIRE(client->received(w.bytes.data(), w.bytes.size()));
+      net.apply(a, std::move(fx));
+    }
+  }
+  REQUIRE(client->established());
+  auto req = wire::encode_frame({3, "", "{\"cmd\":\"status\"}"});
+  REQUIRE(client->send(req.data(), req.size()));
+  auto out = client->take_output();
+  net.apply(a, net.core(a).on_bytes(50, out.data(), out.size(), net.now));
+  REQUIRE(net.nodes[a]->got.size() == 1);
+  CHECK(net.nodes[a]->got[0].kind == wire::kind::console_request);
+  CHECK(net.nodes[a]->got[0].payload == "{\"cmd\":\"status\"}");
+  auto fx = net.core(a).reply(50, "{\"ok\":true}", net.now);
+  REQUIRE(fx.writes.size() == 1);
+  REQUIRE(client->received(fx.writes[0].bytes.data(),
+                           fx.writes[0].bytes.size()));
+  wire::frame_decoder dec{1 << 20};
+  REQUIRE(dec.feed(client->take_plaintext()));
+  REQUIRE(dec.frames().size() == 1);
+  CHECK(dec.frames()[0].payload == "{\"ok\":true}");
+}
