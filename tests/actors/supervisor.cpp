@@ -424,9 +424,9 @@ TEST_CASE_FIXTURE(fixture, "the health monitor counts its own restart and "
   ctx->db = db;
   ctx->boot = "boot-h";
   ctx->wall_clock = [this] { return wall; };
-  auto node = spawn_node(*sys, ctx, 1);
-  spawned.push_back(node);
-  sched->run();
+  auto opts = options(strategy::one_for_one, {health_monitor_child(ctx)});
+  opts.boot = ctx->boot;
+  auto node = spawn(opts);
   auto first = json::parse(
       ask<std::string>(node, status_atom::value, std::string{"health"}));
   CHECK(first["components"][0]["path"] == "node/health");

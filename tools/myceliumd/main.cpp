@@ -205,9 +205,17 @@ int run_node(const config::node_config& cfg) {
     log::error("main", "cannot use the database: " + db.err().message());
     return exit_failure;
   }
+  auto identity = crypto::node_identity::load_or_create(cfg.data_dir);
+  if (!identity) {
+    log::error("main",
+               "cannot load the node identity: " + identity.err().message());
+    return exit_failure;
+  }
   auto ctx = std::make_shared<actors::node_context>();
   ctx->cfg = cfg;
   ctx->db = *db;
+  ctx->identity =
+      std::make_shared<const crypto::node_identity>(std::move(*identity));
   ctx->boot = make_boot_id();
   ctx->started_ms = log::wall_now_ms();
   ctx->wall_clock = [] { return log::wall_now_ms(); };
@@ -234,9 +242,10 @@ int run_node(const config::node_config& cfg) {
       root_reason = reason ? actors::describe(reason) : "";
       root_down = true;
     });
-    log::info("main", "node " + cfg.name + " started (network " +
-                          cfg.network_id + ", data dir " + cfg.data_dir +
-                          ", boot " + ctx->boot + ")");
+    log::info("main", "node " + cfg.name + " (" + ctx->identity->node_id() +
+                          ") started (network " + cfg.network_id +
+                          ", data dir " + cfg.data_dir + ", boot " + ctx->boot +
+                          ")");
     timespec tick{0, 100 * 1000 * 1000};
     bool stopping = false;
     auto deadline = std::chrono::steady_clock::time_point::max();

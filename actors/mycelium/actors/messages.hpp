@@ -44,6 +44,22 @@ using sample_atom = caf::atom_constant<caf::atom("sample")>;
 /// Ask an actor to answer (liveness check, benchmarks).
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;
+/// Send a frame to a peer: (send_atom, node_id, kind, payload).
+using send_atom = caf::atom_constant<caf::atom("send")>;
+/// A verified frame from a peer: (frame_atom, from, kind, payload).
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+/// Ask the transport for its connections and counters (JSON text).
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+/// Fault injection in the transport: (fault_atom, rule as JSON text).
+using fault_atom = caf::atom_constant<caf::atom("fault")>;
+/// Internal: an outbound connect finished (fd) or failed (reason).
+using connected_atom = caf::atom_constant<caf::atom("connected")>;
+using conn_fail_atom = caf::atom_constant<caf::atom("conn_fail")>;
+/// Internal: transport housekeeping timer.
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// A console request (transport -> console) or reply (console ->
+/// transport): (console_atom, connection, JSON text).
+using console_atom = caf::atom_constant<caf::atom("console")>;
 
 // -- errors -------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 #include "mycelium/actors/node.hpp"
 
+#include "mycelium/actors/console.hpp"
 #include "mycelium/actors/health_monitor.hpp"
+#include "mycelium/actors/transport.hpp"
 
 #include <caf/all.hpp>
 
@@ -22,6 +24,8 @@ supervision::policy make_policy(const config::supervision_config& cfg,
 std::vector<child_spec> node_children(node_context_ptr ctx) {
   std::vector<child_spec> children;
   children.push_back(health_monitor_child(ctx));
+  children.push_back(transport_child(ctx));
+  children.push_back(console_child(ctx));
   return children;
 }
 
@@ -38,7 +42,11 @@ caf::actor spawn_node(caf::actor_system& sys, node_context_ptr ctx,
   opts.shutdown_timeout_ms = ctx->cfg.supervision.shutdown_timeout_ms;
   opts.wall_clock = ctx->wall_clock;
   opts.children = node_children(ctx);
-  return spawn_supervisor(sys, std::move(opts));
+  auto root = spawn_supervisor(sys, std::move(opts));
+  // Subsystems find each other by registered name, so a restarted sibling
+  // is found again without re-wiring.
+  sys.registry().put(caf::atom("node"), root);
+  return root;
 }
 
 } // namespace mycelium::actors

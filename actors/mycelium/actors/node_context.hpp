@@ -6,6 +6,7 @@
 /// open connection instead of reopening the file (which costs a checkpoint).
 
 #include "mycelium/config/node_config.hpp"
+#include "mycelium/crypto/identity.hpp"
 #include "mycelium/store/database.hpp"
 
 #include <functional>
@@ -17,6 +18,8 @@ namespace mycelium::actors {
 struct node_context {
   config::node_config cfg;
   std::shared_ptr<store::database> db;
+  /// The node's Ed25519 identity (loaded or created at start).
+  std::shared_ptr<const crypto::node_identity> identity;
   /// Unique per start of the process; numbers the supervision event log.
   std::string boot;
   /// Wall-clock start of this boot, ms since the epoch.

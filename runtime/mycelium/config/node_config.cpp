@@ -461,7 +461,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     if (t.protocol_max < t.protocol_min)
       throw config_failure{errc::bad_value, o.child("protocol_max"),
                            "expected at least protocol_min (" +
-                             std::to_string(t.protocol_min) + ")"};
+                               std::to_string(t.protocol_min) + ")"};
     if (t.reconnect_max_ms < t.reconnect_initial_ms)
       throw config_failure{errc::bad_value, o.child("reconnect_max_ms"),
                            "expected at least reconnect_initial_ms"};

@@ -20,18 +20,18 @@ namespace mycelium::crypto {
 
 const char* to_string(errc code) {
   switch (code) {
-    case errc::bad_identity_file:
-      return "bad_identity_file";
-    case errc::handshake_failed:
-      return "handshake_failed";
-    case errc::not_tls:
-      return "not_tls";
-    case errc::not_established:
-      return "not_established";
-    case errc::bad_signature:
-      return "bad_signature";
-    case errc::bad_key:
-      return "bad_key";
+  case errc::bad_identity_file:
+    return "bad_identity_file";
+  case errc::handshake_failed:
+    return "handshake_failed";
+  case errc::not_tls:
+    return "not_tls";
+  case errc::not_established:
+    return "not_established";
+  case errc::bad_signature:
+    return "bad_signature";
+  case errc::bad_key:
+    return "bad_key";
   }
   return "unknown";
 }
@@ -65,7 +65,7 @@ struct node_identity::impl {
   std::string node_id;
 
   explicit impl(std::unique_ptr<Botan::Ed25519_PrivateKey> k)
-    : key(std::move(k)) {
+      : key(std::move(k)) {
     auto pub = key->get_public_key();
     public_key.assign(pub.begin(), pub.end());
     node_id = derive_id(public_key);
@@ -73,8 +73,7 @@ struct node_identity::impl {
 };
 
 node_identity::node_identity(std::unique_ptr<impl> ptr)
-  : impl_(std::move(ptr)) {
-}
+    : impl_(std::move(ptr)) {}
 
 node_identity::node_identity(node_identity&&) noexcept = default;
 node_identity& node_identity::operator=(node_identity&&) noexcept = default;
@@ -83,7 +82,7 @@ node_identity::~node_identity() = default;
 node_identity node_identity::generate() {
   Botan::AutoSeeded_RNG rng;
   return node_identity{
-    std::make_unique<impl>(std::make_unique<Botan::Ed25519_PrivateKey>(rng))};
+      std::make_unique<impl>(std::make_unique<Botan::Ed25519_PrivateKey>(rng))};
 }
 
 result<node_identity> node_identity::load_or_create(const std::string& dir) {
@@ -95,8 +94,8 @@ result<node_identity> node_identity::load_or_create(const std::string& dir) {
     auto hex = Botan::hex_encode(secret.data(), secret.size(), false) + "\n";
     // Write to a temporary file with 0600, then rename: never a partial key.
     auto tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0600);
+    int fd =
+        ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
       return make_error(errc::bad_identity_file,
                         path + ": cannot create: " + std::strerror(errno));
@@ -111,8 +110,8 @@ result<node_identity> node_identity::load_or_create(const std::string& dir) {
   if ((st.st_mode & 077) != 0)
     return make_error(errc::bad_identity_file,
                       path + ": private key is readable by others (mode " +
-                        std::to_string(st.st_mode & 0777) +
-                        "); chmod 600 it");
+                          std::to_string(st.st_mode & 0777) +
+                          "); chmod 600 it");
   std::ifstream in{path};
   std::string line;
   std::getline(in, line);
@@ -145,8 +144,8 @@ const std::string& node_identity::public_key() const {
 std::string node_identity::sign(std::string_view msg) const {
   Botan::AutoSeeded_RNG rng;
   Botan::PK_Signer signer{*impl_->key, rng, "Pure"};
-  auto sig = signer.sign_message(
-    reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), rng);
+  auto sig = signer.sign_message(reinterpret_cast<const uint8_t*>(msg.data()),
+                                 msg.size(), rng);
   return std::string{sig.begin(), sig.end()};
 }
 
@@ -159,8 +158,8 @@ bool node_identity::verify(std::string_view public_key, std::string_view msg,
     Botan::Ed25519_PublicKey key{pub};
     Botan::PK_Verifier verifier{key, "Pure"};
     return verifier.verify_message(
-      reinterpret_cast<const uint8_t*>(msg.data()), msg.size(),
-      reinterpret_cast<const uint8_t*>(sig.data()), sig.size());
+        reinterpret_cast<const uint8_t*>(msg.data()), msg.size(),
+        reinterpret_cast<const uint8_t*>(sig.data()), sig.size());
   } catch (const std::exception&) {
     return false;
   }

@@ -52,9 +52,7 @@ public:
   bool hide_unknown_users() const override { return true; }
   bool allow_client_initiated_renegotiation() const override { return false; }
   bool allow_server_initiated_renegotiation() const override { return false; }
-  bool server_uses_own_ciphersuite_preferences() const override {
-    return true;
-  }
+  bool server_uses_own_ciphersuite_preferences() const override { return true; }
   uint32_t session_ticket_lifetime() const override { return 0; }
 };
 
@@ -91,6 +89,8 @@ struct tls_channel::impl : Botan::TLS::Callbacks, Botan::Credentials_Manager {
   std::string suite;
   bool active = false;
   bool failed = false;
+  /// The peer closed the channel gracefully (close_notify).
+  bool peer_closed = false;
   Botan::AutoSeeded_RNG rng;
   Botan::TLS::Session_Manager_Noop sessions;
   std::unique_ptr<Botan::TLS::Channel> channel;
@@ -108,7 +108,10 @@ struct tls_channel::impl : Botan::TLS::Callbacks, Botan::Credentials_Manager {
 
   void tls_alert(Botan::TLS::Alert a) override {
     alert = a.type_string();
-    if (a.is_fatal() || a.type() == Botan::TLS::Alert::CLOSE_NOTIFY) {
+    if (a.type() == Botan::TLS::Alert::CLOSE_NOTIFY) {
+      active = false;
+      peer_closed = true;
+    } else if (a.is_fatal()) {
       active = false;
       failed = true;
     }
@@ -145,7 +148,7 @@ struct tls_channel::impl : Botan::TLS::Callbacks, Botan::Credentials_Manager {
       if (e.identity == id) {
         matched = &e;
         return Botan::SymmetricKey{
-          reinterpret_cast<const uint8_t*>(e.key.data()), e.key.size()};
+            reinterpret_cast<const uint8_t*>(e.key.data()), e.key.size()};
       }
     }
     // Botan hides the unknown identity from the peer (hide_unknown_users).
@@ -153,8 +156,7 @@ struct tls_channel::impl : Botan::TLS::Callbacks, Botan::Credentials_Manager {
   }
 };
 
-tls_channel::tls_channel(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
-}
+tls_channel::tls_channel(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {}
 
 tls_channel::~tls_channel() = default;
 
@@ -167,8 +169,9 @@ std::unique_ptr<tls_channel> tls_channel::client(const std::string& identity,
   std::unique_ptr<tls_channel> ch{new tls_channel(std::move(st))};
   try {
     raw->channel = std::make_unique<Botan::TLS::Client>(
-      *raw, raw->sessions, *raw, policy(), raw->rng,
-      Botan::TLS::Server_Information{}, Botan::TLS::Protocol_Version::TLS_V12);
+        *raw, raw->sessions, *raw, policy(), raw->rng,
+        Botan::TLS::Server_Information{},
+        Botan::TLS::Protocol_Version::TLS_V12);
   } catch (const std::exception& e) {
     raw->failed = true;
     raw->alert = e.what();
@@ -183,14 +186,14 @@ tls_channel::server(std::shared_ptr<const psk_table> accepted) {
   st->accepted = std::move(accepted);
   auto* raw = st.get();
   std::unique_ptr<tls_channel> ch{new tls_channel(std::move(st))};
-  raw->channel = std::make_unique<Botan::TLS::Server>(
-    *raw, raw->sessions, *raw, policy(), raw->rng);
+  raw->channel = std::make_unique<Botan::TLS::Server>(*raw, raw->sessions, *raw,
+                                                      policy(), raw->rng);
   return ch;
 }
 
 status tls_channel::received(const char* data, size_t size) {
   auto& st = *impl_;
-  if (st.failed)
+  if (st.failed || st.peer_closed)
     return make_error(errc::not_established, "channel is closed");
   try {
     st.channel->received_data(reinterpret_cast<const uint8_t*>(data), size);
@@ -202,12 +205,12 @@ status tls_channel::received(const char* data, size_t size) {
       st.alert = type;
     // Records that are not TLS at all (garbage, plain HTTP) fail the record
     // layer before any handshake message.
-    bool garbage = e.type() == Botan::TLS::Alert::PROTOCOL_VERSION
-                   || e.type() == Botan::TLS::Alert::RECORD_OVERFLOW
-                   || std::string{e.what()}.find("record") != std::string::npos;
+    bool garbage = e.type() == Botan::TLS::Alert::PROTOCOL_VERSION ||
+                   e.type() == Botan::TLS::Alert::RECORD_OVERFLOW ||
+                   std::string{e.what()}.find("record") != std::string::npos;
     return make_error(garbage && !st.channel->is_active()
-                        ? errc::not_tls
-                        : errc::handshake_failed,
+                          ? errc::not_tls
+                          : errc::handshake_failed,
                       std::string{e.what()} + " (" + type + ")");
   } catch (const std::exception& e) {
     st.failed = true;
@@ -217,8 +220,7 @@ status tls_channel::received(const char* data, size_t size) {
     return make_error(errc::handshake_failed, e.what());
   }
   if (st.failed)
-    return make_error(errc::handshake_failed,
-                      "peer sent alert " + st.alert);
+    return make_error(errc::handshake_failed, "peer sent alert " + st.alert);
   return ok();
 }
 
@@ -239,7 +241,7 @@ status tls_channel::send(const char* data, size_t size) {
 void tls_channel::close() {
   auto& st = *impl_;
   try {
-    if (!st.failed && st.channel)
+    if (!st.failed && !st.peer_closed && st.channel)
       st.channel->close();
   } catch (const std::exception&) {
     // closing anyway
@@ -249,11 +251,15 @@ void tls_channel::close() {
 }
 
 bool tls_channel::established() const {
-  return impl_->active && !impl_->failed;
+  return impl_->active && !impl_->failed && !impl_->peer_closed;
 }
 
 bool tls_channel::closed() const {
-  return impl_->failed;
+  return impl_->failed || impl_->peer_closed;
+}
+
+bool tls_channel::peer_closed() const {
+  return impl_->peer_closed && !impl_->failed;
 }
 
 std::string tls_channel::take_output() {

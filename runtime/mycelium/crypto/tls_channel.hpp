@@ -69,6 +69,9 @@ public:
   /// True after a fatal alert, an error or close_notify.
   bool closed() const;
 
+  /// True when the peer ended the channel gracefully (close_notify).
+  bool peer_closed() const;
+
   /// Bytes to write to the socket (drains the buffer).
   std::string take_output();
 

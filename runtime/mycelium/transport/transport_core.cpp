@@ -9,46 +9,46 @@ namespace mycelium::transport {
 
 const char* to_string(reason r) {
   switch (r) {
-    case reason::none:
-      return "none";
-    case reason::wrong_network:
-      return "wrong_network";
-    case reason::unknown_key:
-      return "unknown_key";
-    case reason::wrong_key:
-      return "wrong_key";
-    case reason::not_tls:
-      return "not_tls";
-    case reason::handshake_timeout:
-      return "handshake_timeout";
-    case reason::malformed_frame:
-      return "malformed_frame";
-    case reason::frame_too_large:
-      return "frame_too_large";
-    case reason::bad_hello:
-      return "bad_hello";
-    case reason::bad_signature:
-      return "bad_signature";
-    case reason::version_mismatch:
-      return "version_mismatch";
-    case reason::duplicate_id:
-      return "duplicate_id";
-    case reason::self_connection:
-      return "self_connection";
-    case reason::peer_rejected:
-      return "peer_rejected";
-    case reason::closed:
-      return "closed";
-    case reason::queue_full:
-      return "queue_full";
-    case reason::unexpected_frame:
-      return "unexpected_frame";
-    case reason::tls_failed:
-      return "tls_failed";
-    case reason::connect_failed:
-      return "connect_failed";
-    case reason::local_close:
-      return "local_close";
+  case reason::none:
+    return "none";
+  case reason::wrong_network:
+    return "wrong_network";
+  case reason::unknown_key:
+    return "unknown_key";
+  case reason::wrong_key:
+    return "wrong_key";
+  case reason::not_tls:
+    return "not_tls";
+  case reason::handshake_timeout:
+    return "handshake_timeout";
+  case reason::malformed_frame:
+    return "malformed_frame";
+  case reason::frame_too_large:
+    return "frame_too_large";
+  case reason::bad_hello:
+    return "bad_hello";
+  case reason::bad_signature:
+    return "bad_signature";
+  case reason::version_mismatch:
+    return "version_mismatch";
+  case reason::duplicate_id:
+    return "duplicate_id";
+  case reason::self_connection:
+    return "self_connection";
+  case reason::peer_rejected:
+    return "peer_rejected";
+  case reason::closed:
+    return "closed";
+  case reason::queue_full:
+    return "queue_full";
+  case reason::unexpected_frame:
+    return "unexpected_frame";
+  case reason::tls_failed:
+    return "tls_failed";
+  case reason::connect_failed:
+    return "connect_failed";
+  case reason::local_close:
+    return "local_close";
   }
   return "unknown";
 }
@@ -112,7 +112,7 @@ struct transport_core::queued {
 
 transport_core::transport_core(settings s, const crypto::node_identity& self,
                                uint64_t seed)
-  : settings_(std::move(s)), self_(self), rng_(seed) {
+    : settings_(std::move(s)), self_(self), rng_(seed) {
   auto table = std::make_shared<crypto::psk_table>();
   for (auto& key : settings_.isolation_keys)
     table->push_back({peer_identity(settings_.network_id, key), key, "peer"});
@@ -120,7 +120,7 @@ transport_core::transport_core(settings s, const crypto::node_identity& self,
   // plain network id; it maps to the key we use ourselves.
   if (!settings_.isolation_keys.empty())
     table->push_back(
-      {settings_.network_id, settings_.isolation_keys.front(), "peer"});
+        {settings_.network_id, settings_.isolation_keys.front(), "peer"});
   if (!settings_.admin_key.empty())
     table->push_back({admin_identity, settings_.admin_key, "admin"});
   psks_ = std::move(table);
@@ -159,7 +159,7 @@ effects transport_core::start(time_point now) {
 effects transport_core::on_accept(uint64_t conn, const std::string& address,
                                   time_point now) {
   auto c = std::make_unique<connection>(
-    static_cast<uint32_t>(settings_.cfg.max_frame_bytes));
+      static_cast<uint32_t>(settings_.cfg.max_frame_bytes));
   c->id = conn;
   c->address = address;
   c->opened = now;
@@ -169,20 +169,19 @@ effects transport_core::on_accept(uint64_t conn, const std::string& address,
   return {};
 }
 
-effects transport_core::on_connected(uint64_t conn,
-                                     const config::endpoint& to,
+effects transport_core::on_connected(uint64_t conn, const config::endpoint& to,
                                      time_point now) {
   effects fx;
   auto c = std::make_unique<connection>(
-    static_cast<uint32_t>(settings_.cfg.max_frame_bytes));
+      static_cast<uint32_t>(settings_.cfg.max_frame_bytes));
   c->id = conn;
   c->outbound = true;
   c->address = to.to_string();
   c->target = to.to_string();
   c->opened = now;
   auto& key = settings_.isolation_keys.front();
-  c->tls =
-    crypto::tls_channel::client(peer_identity(settings_.network_id, key), key);
+  c->tls = crypto::tls_channel::client(peer_identity(settings_.network_id, key),
+                                       key);
   if (auto* t = target_for(c->target)) {
     t->connecting = false;
     t->conn = conn;
@@ -203,7 +202,7 @@ effects transport_core::on_connect_failed(const config::endpoint& to,
     fx.events.push_back({event::type::info, t->node_id, "", to.to_string(),
                          reason::connect_failed,
                          why + "; retry in " +
-                           std::to_string(to_ms(t->next_try - now)) + " ms"});
+                             std::to_string(to_ms(t->next_try - now)) + " ms"});
   }
   return fx;
 }
@@ -211,8 +210,8 @@ effects transport_core::on_connect_failed(const config::endpoint& to,
 void transport_core::schedule_retry(target& t, time_point now) {
   ++t.attempts;
   auto& cfg = settings_.cfg;
-  auto base = static_cast<double>(cfg.reconnect_initial_ms)
-              * std::pow(2.0, std::min(t.attempts - 1, 30));
+  auto base = static_cast<double>(cfg.reconnect_initial_ms) *
+              std::pow(2.0, std::min(t.attempts - 1, 30));
   base = std::min(base, static_cast<double>(cfg.reconnect_max_ms));
   auto factor = 1.0 + cfg.reconnect_jitter * (2.0 * rng_.next_unit() - 1.0);
   t.next_try = now + from_ms(static_cast<int64_t>(base * factor));
@@ -258,7 +257,8 @@ void transport_core::feed_tls(connection& c, const char* data, size_t size,
       for (auto& e : *psks_)
         known = known || e.identity == asked;
       if (asked.empty()) {
-        why = static_cast<crypto::errc>(st.err().code()) == crypto::errc::not_tls
+        why =
+            static_cast<crypto::errc>(st.err().code()) == crypto::errc::not_tls
                 ? reason::not_tls
                 : reason::tls_failed;
       } else if (known) {
@@ -266,8 +266,8 @@ void transport_core::feed_tls(connection& c, const char* data, size_t size,
         detail = "identity '" + asked + "' with a wrong key (" + detail + ")";
       } else if (net != settings_.network_id && asked != admin_identity) {
         why = reason::wrong_network;
-        detail = "network '" + net + "' is not ours ('" +
-                 settings_.network_id + "')";
+        detail = "network '" + net + "' is not ours ('" + settings_.network_id +
+                 "')";
       } else {
         why = reason::unknown_key;
         detail = "identity '" + asked + "' names no key we accept";
@@ -289,24 +289,27 @@ void transport_core::feed_tls(connection& c, const char* data, size_t size,
     }
     if (!fed && c.ph != connection::phase::dead)
       fail(c,
-           static_cast<wire::errc>(fed.err().code())
-               == wire::errc::frame_too_large
-             ? reason::frame_too_large
-             : reason::malformed_frame,
+           static_cast<wire::errc>(fed.err().code()) ==
+                   wire::errc::frame_too_large
+               ? reason::frame_too_large
+               : reason::malformed_frame,
            fed.err().message(), fx);
   }
+  // A graceful close after the data it followed (a Reject, say).
+  if (c.tls->peer_closed() && c.ph != connection::phase::dead)
+    fail(c, reason::closed, "peer closed the channel", fx);
   flush(c, fx);
 }
 
 void transport_core::on_established_tls(connection& c, effects& fx,
                                         time_point now) {
-  (void) now;
+  (void)now;
   if (!c.outbound) {
     auto* entry = c.tls->peer_entry();
     if (entry != nullptr && entry->role == "admin") {
       c.ph = connection::phase::console;
-      fx.events.push_back({event::type::info, "", "", c.address,
-                           reason::none, "console connected"});
+      fx.events.push_back({event::type::info, "", "", c.address, reason::none,
+                           "console connected"});
       return;
     }
   }
@@ -358,62 +361,60 @@ void transport_core::on_frame(connection& c, wire::envelope env, effects& fx,
   ++c.frames_in;
   auto k = static_cast<wire::kind>(env.kind);
   switch (c.ph) {
-    case connection::phase::console:
-      if (k != wire::kind::console_request) {
-        fail(c, reason::unexpected_frame,
-             "console sent frame kind " + std::to_string(env.kind), fx);
-        return;
-      }
-      fx.deliveries.push_back({k, "", std::move(env.payload), c.id});
-      return;
-    case connection::phase::hello:
-      if (k == wire::kind::hello) {
-        on_hello(c, env, fx, now);
-      } else if (k == wire::kind::reject) {
-        auto r = wire::decode_reject(env.payload);
-        fail(c, reason::peer_rejected,
-             r ? "peer refused us: " + r->reason
-               : std::string{"peer refused us (unreadable Reject)"},
-             fx);
-      } else {
-        fail(c, reason::unexpected_frame,
-             "frame kind " + std::to_string(env.kind) + " before Hello", fx,
-             true);
-      }
-      return;
-    case connection::phase::established: {
-      if (k == wire::kind::reject) {
-        auto r = wire::decode_reject(env.payload);
-        fail(c, reason::peer_rejected,
-             r ? "peer refused us: " + r->reason : std::string{"Reject"}, fx);
-        return;
-      }
-      if (k == wire::kind::hello || k == wire::kind::console_request
-          || k == wire::kind::console_response) {
-        fail(c, reason::unexpected_frame,
-             "frame kind " + std::to_string(env.kind) + " after Hello", fx,
-             true);
-        return;
-      }
-      if (auto* rule = fault_for(c.peer.node_id);
-          rule != nullptr
-          && (rule->block_in
-              || (rule->drop_in > 0 && rng_.next_unit() < rule->drop_in))) {
-        ++stats_.fault_drops;
-        ++c.dropped;
-        return;
-      }
-      if (k == wire::kind::ping) {
-        send(c.peer.node_id, wire::kind::pong, env.payload, now);
-        return;
-      }
-      fx.deliveries.push_back(
-        {k, c.peer.node_id, std::move(env.payload), c.id});
+  case connection::phase::console:
+    if (k != wire::kind::console_request) {
+      fail(c, reason::unexpected_frame,
+           "console sent frame kind " + std::to_string(env.kind), fx);
       return;
     }
-    case connection::phase::tls:
-    case connection::phase::dead:
+    fx.deliveries.push_back({k, "", std::move(env.payload), c.id});
+    return;
+  case connection::phase::hello:
+    if (k == wire::kind::hello) {
+      on_hello(c, env, fx, now);
+    } else if (k == wire::kind::reject) {
+      auto r = wire::decode_reject(env.payload);
+      fail(c, reason::peer_rejected,
+           r ? "peer refused us: " + r->reason
+             : std::string{"peer refused us (unreadable Reject)"},
+           fx);
+    } else {
+      fail(c, reason::unexpected_frame,
+           "frame kind " + std::to_string(env.kind) + " before Hello", fx,
+           true);
+    }
+    return;
+  case connection::phase::established: {
+    if (k == wire::kind::reject) {
+      auto r = wire::decode_reject(env.payload);
+      fail(c, reason::peer_rejected,
+           r ? "peer refused us: " + r->reason : std::string{"Reject"}, fx);
       return;
+    }
+    if (k == wire::kind::hello || k == wire::kind::console_request ||
+        k == wire::kind::console_response) {
+      fail(c, reason::unexpected_frame,
+           "frame kind " + std::to_string(env.kind) + " after Hello", fx, true);
+      return;
+    }
+    if (auto* rule = fault_for(c.peer.node_id);
+        rule != nullptr &&
+        (rule->block_in ||
+         (rule->drop_in > 0 && rng_.next_unit() < rule->drop_in))) {
+      ++stats_.fault_drops;
+      ++c.dropped;
+      return;
+    }
+    if (k == wire::kind::ping) {
+      send(c.peer.node_id, wire::kind::pong, env.payload, now);
+      return;
+    }
+    fx.deliveries.push_back({k, c.peer.node_id, std::move(env.payload), c.id});
+    return;
+  }
+  case connection::phase::tls:
+  case connection::phase::dead:
+    return;
   }
 }
 
@@ -431,9 +432,9 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
     return;
   }
   auto binding = c.tls->exporter(hello_binding_label, 32);
-  if (!binding
-      || !crypto::node_identity::verify(
-        h->public_key, wire::hello_signed_bytes(*h, *binding), h->signature)) {
+  if (!binding || !crypto::node_identity::verify(
+                      h->public_key, wire::hello_signed_bytes(*h, *binding),
+                      h->signature)) {
     fail(c, reason::bad_signature,
          "Hello signature of " + h->node_id + " does not verify", fx, true);
     return;
@@ -444,9 +445,9 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
   if (!version) {
     fail(c, reason::version_mismatch,
          "no common protocol version: ours " + std::to_string(lo) + "-" +
-           std::to_string(hi) + ", peer's " +
-           std::to_string(h->min_protocol) + "-" +
-           std::to_string(h->max_protocol),
+             std::to_string(hi) + ", peer's " +
+             std::to_string(h->min_protocol) + "-" +
+             std::to_string(h->max_protocol),
          fx, true);
     return;
   }
@@ -470,14 +471,14 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
       } else {
         fail(c, reason::local_close,
              "simultaneous connection; keeping the one initiated by " +
-               initiator(*other),
+                 initiator(*other),
              fx);
         return;
       }
     } else {
       fail(c, reason::duplicate_id,
            "node " + h->node_id + " is already connected from " +
-             (other ? other->address : std::string{"?"}),
+               (other ? other->address : std::string{"?"}),
            fx, true);
       return;
     }
@@ -491,8 +492,8 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
       t->attempts = 0;
       t->node_id = h->node_id;
     }
-  } else if (!h->listen.empty() && h->listen != settings_.listen
-             && targets_.count(h->listen) == 0) {
+  } else if (!h->listen.empty() && h->listen != settings_.listen &&
+             targets_.count(h->listen) == 0) {
     // A peer that dialed us: remember how to reach it if it drops.
     if (auto ep = config::parse_endpoint(h->listen)) {
       auto t = std::make_unique<target>();
@@ -502,17 +503,15 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
       targets_.emplace(h->listen, std::move(t));
     }
   }
-  fx.events.push_back({event::type::peer_up, h->node_id, h->name, c.address,
-                       reason::none,
-                       "protocol " + std::to_string(c.version) + ", " +
-                         c.tls->ciphersuite()});
+  fx.events.push_back(
+      {event::type::peer_up, h->node_id, h->name, c.address, reason::none,
+       "protocol " + std::to_string(c.version) + ", " + c.tls->ciphersuite()});
   flush(c, fx);
   flush_queue(h->node_id, fx, now);
 }
 
-void transport_core::fail(connection& c, reason why,
-                          const std::string& detail, effects& fx,
-                          bool send_reject) {
+void transport_core::fail(connection& c, reason why, const std::string& detail,
+                          effects& fx, bool send_reject) {
   if (c.ph == connection::phase::dead)
     return;
   bool was_up = c.ph == connection::phase::established;
@@ -541,7 +540,7 @@ void transport_core::fail(connection& c, reason why,
 
 void transport_core::drop_connection(connection& c, effects& fx,
                                      time_point now) {
-  (void) fx;
+  (void)fx;
   auto i = by_node_.find(c.peer.node_id);
   if (i != by_node_.end() && i->second == c.id)
     by_node_.erase(i);
@@ -567,11 +566,11 @@ effects transport_core::on_closed(uint64_t conn, time_point now) {
     if (why != reason::closed)
       ++stats_.rejections[to_string(why)];
     fx.events.push_back(
-      {was_up ? event::type::peer_down : event::type::rejected,
-       c->peer.node_id, c->peer.name, c->address, why,
-       handshake ? "peer closed during the TLS handshake (wrong network or "
-                   "key?)"
-                 : "connection closed"});
+        {was_up ? event::type::peer_down : event::type::rejected,
+         c->peer.node_id, c->peer.name, c->address, why,
+         handshake ? "peer closed during the TLS handshake (wrong network or "
+                     "key?)"
+                   : "connection closed"});
     c->ph = connection::phase::dead;
   }
   drop_connection(*c, fx, now);
@@ -587,7 +586,7 @@ effects transport_core::on_write_progress(uint64_t conn, uint64_t remaining,
     return fx;
   bool was = c->writable;
   c->writable =
-    remaining < static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
+      remaining < static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
   if (!was && c->writable && c->ph == connection::phase::established)
     flush_queue(c->peer.node_id, fx, now);
   return fx;
@@ -597,11 +596,12 @@ effects transport_core::on_tick(time_point now) {
   effects fx;
   auto timeout = from_ms(settings_.cfg.handshake_timeout_ms);
   for (auto& [id, c] : conns_) {
-    if ((c->ph == connection::phase::tls || c->ph == connection::phase::hello)
-        && now - c->opened > timeout)
+    if ((c->ph == connection::phase::tls ||
+         c->ph == connection::phase::hello) &&
+        now - c->opened > timeout)
       fail(*c, reason::handshake_timeout,
            "no complete handshake after " +
-             std::to_string(settings_.cfg.handshake_timeout_ms) + " ms",
+               std::to_string(settings_.cfg.handshake_timeout_ms) + " ms",
            fx);
   }
   while (!delayed_.empty() && delayed_.front().first <= now) {
@@ -645,8 +645,8 @@ effects transport_core::send(const std::string& node_id, wire::kind k,
   effects fx;
   int copies = 1;
   if (auto* rule = fault_for(node_id)) {
-    if (rule->block_out
-        || (rule->drop_out > 0 && rng_.next_unit() < rule->drop_out)) {
+    if (rule->block_out ||
+        (rule->drop_out > 0 && rng_.next_unit() < rule->drop_out)) {
       ++stats_.fault_drops;
       return fx;
     }
@@ -662,14 +662,14 @@ effects transport_core::send(const std::string& node_id, wire::kind k,
   auto& q = queues_[node_id];
   auto& bytes = queue_bytes_[node_id];
   for (int i = 0; i < copies; ++i) {
-    if (q.size() >= static_cast<size_t>(settings_.cfg.max_queue_frames)
-        || bytes + payload.size()
-             > static_cast<size_t>(settings_.cfg.max_queue_bytes)) {
+    if (q.size() >= static_cast<size_t>(settings_.cfg.max_queue_frames) ||
+        bytes + payload.size() >
+            static_cast<size_t>(settings_.cfg.max_queue_bytes)) {
       ++stats_.queue_full_drops;
       fx.events.push_back({event::type::dropped, node_id, "", "",
                            reason::queue_full,
                            "outbound queue full (" + std::to_string(q.size()) +
-                             " frames); frame dropped"});
+                               " frames); frame dropped"});
       break;
     }
     q.push_back({node_id, k, payload});
@@ -681,7 +681,7 @@ effects transport_core::send(const std::string& node_id, wire::kind k,
 
 void transport_core::flush_queue(const std::string& node_id, effects& fx,
                                  time_point now) {
-  (void) now;
+  (void)now;
   auto i = by_node_.find(node_id);
   if (i == by_node_.end())
     return;
@@ -700,7 +700,7 @@ void transport_core::flush_queue(const std::string& node_id, effects& fx,
 
 effects transport_core::reply(uint64_t conn, const std::string& payload,
                               time_point now) {
-  (void) now;
+  (void)now;
   effects fx;
   auto* c = find(conn);
   if (c == nullptr || c->ph != connection::phase::console)
@@ -716,7 +716,7 @@ effects transport_core::close_all(time_point now) {
     fail(*c, reason::local_close, "node shutting down", fx);
   for (auto& [key, t] : targets_)
     t->self = true; // no reconnects after shutdown
-  (void) now;
+  (void)now;
   return fx;
 }
 
@@ -735,8 +735,7 @@ std::vector<std::string> transport_core::peers() const {
   return out;
 }
 
-std::vector<connection_info>
-transport_core::connections(time_point now) const {
+std::vector<connection_info> transport_core::connections(time_point now) const {
   std::vector<connection_info> out;
   for (auto& [id, c] : conns_) {
     connection_info info;
@@ -744,21 +743,21 @@ transport_core::connections(time_point now) const {
     info.outbound = c->outbound;
     info.address = c->address;
     switch (c->ph) {
-      case connection::phase::tls:
-        info.phase = "tls";
-        break;
-      case connection::phase::hello:
-        info.phase = "hello";
-        break;
-      case connection::phase::established:
-        info.phase = "established";
-        break;
-      case connection::phase::console:
-        info.phase = "console";
-        break;
-      case connection::phase::dead:
-        info.phase = "closing";
-        break;
+    case connection::phase::tls:
+      info.phase = "tls";
+      break;
+    case connection::phase::hello:
+      info.phase = "hello";
+      break;
+    case connection::phase::established:
+      info.phase = "established";
+      break;
+    case connection::phase::console:
+      info.phase = "console";
+      break;
+    case connection::phase::dead:
+      info.phase = "closing";
+      break;
     }
     info.node_id = c->peer.node_id;
     info.name = c->peer.name;

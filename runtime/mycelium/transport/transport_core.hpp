@@ -201,16 +201,14 @@ struct stats {
 
 class transport_core {
 public:
-  transport_core(settings s, const crypto::node_identity& self,
-                 uint64_t seed);
+  transport_core(settings s, const crypto::node_identity& self, uint64_t seed);
   ~transport_core();
 
   /// Seeds to dial at start.
   effects start(time_point now);
 
   /// A peer connected to us.
-  effects on_accept(uint64_t conn, const std::string& address,
-                    time_point now);
+  effects on_accept(uint64_t conn, const std::string& address, time_point now);
 
   /// Our outbound connection to `target` succeeded.
   effects on_connected(uint64_t conn, const config::endpoint& target,
@@ -228,8 +226,7 @@ public:
   effects on_closed(uint64_t conn, time_point now);
 
   /// `remaining` bytes wait in the socket's send buffer.
-  effects on_write_progress(uint64_t conn, uint64_t remaining,
-                            time_point now);
+  effects on_write_progress(uint64_t conn, uint64_t remaining, time_point now);
 
   /// Timeouts, reconnects, delayed frames.
   effects on_tick(time_point now);
@@ -263,13 +260,12 @@ private:
   struct queued;
 
   connection* find(uint64_t conn);
-  void fail(connection& c, reason why, const std::string& detail,
-            effects& fx, bool send_reject = false);
+  void fail(connection& c, reason why, const std::string& detail, effects& fx,
+            bool send_reject = false);
   void feed_tls(connection& c, const char* data, size_t size, effects& fx,
                 time_point now);
   void on_established_tls(connection& c, effects& fx, time_point now);
-  void on_frame(connection& c, wire::envelope env, effects& fx,
-                time_point now);
+  void on_frame(connection& c, wire::envelope env, effects& fx, time_point now);
   void on_hello(connection& c, const wire::envelope& env, effects& fx,
                 time_point now);
   void write_frame(connection& c, wire::kind k, const std::string& payload);

@@ -40,8 +40,8 @@ std::string hello_signed_bytes(const hello& h, std::string_view binding) {
   put(out, h.node_id);
   put(out, h.public_key);
   put(out, h.software_version);
-  put(out, std::to_string(h.min_protocol) + "-" +
-             std::to_string(h.max_protocol));
+  put(out,
+      std::to_string(h.min_protocol) + "-" + std::to_string(h.max_protocol));
   for (auto& c : h.capabilities)
     put(out, c);
   put(out, h.listen);
@@ -71,7 +71,7 @@ std::string encode_hello(const hello& h) {
 
 result<hello> decode_hello(std::string_view payload) {
   flatbuffers::Verifier verifier{
-    reinterpret_cast<const uint8_t*>(payload.data()), payload.size()};
+      reinterpret_cast<const uint8_t*>(payload.data()), payload.size()};
   if (!verifier.VerifyBuffer<fb::Hello>(nullptr))
     return malformed("Hello payload does not verify");
   auto* fh = flatbuffers::GetRoot<fb::Hello>(payload.data());
@@ -97,15 +97,15 @@ result<hello> decode_hello(std::string_view payload) {
 std::string encode_reject(const reject& r) {
   flatbuffers::FlatBufferBuilder fbb{128};
   auto reason = fbb.CreateString(r.reason);
-  fbb.Finish(fb::CreateReject(fbb, reason, r.local_min, r.local_max,
-                              r.peer_min, r.peer_max));
+  fbb.Finish(fb::CreateReject(fbb, reason, r.local_min, r.local_max, r.peer_min,
+                              r.peer_max));
   return std::string{reinterpret_cast<const char*>(fbb.GetBufferPointer()),
                      fbb.GetSize()};
 }
 
 result<reject> decode_reject(std::string_view payload) {
   flatbuffers::Verifier verifier{
-    reinterpret_cast<const uint8_t*>(payload.data()), payload.size()};
+      reinterpret_cast<const uint8_t*>(payload.data()), payload.size()};
   if (!verifier.VerifyBuffer<fb::Reject>(nullptr))
     return malformed("Reject payload does not verify");
   auto* fr = flatbuffers::GetRoot<fb::Reject>(payload.data());

@@ -1,6 +1,6 @@
+#include "mycelium/crypto/tls_channel.hpp"
 #include "mycelium/crypto/errc.hpp"
 #include "mycelium/crypto/identity.hpp"
-#include "mycelium/crypto/tls_channel.hpp"
 
 #include "temp_dir.hpp"
 
@@ -17,10 +17,10 @@ const std::string key_a(32, 'a');
 const std::string key_b(32, 'b');
 
 std::shared_ptr<const psk_table> table() {
-  return std::make_shared<psk_table>(psk_table{
-    {"net/" + key_fingerprint(key_a), key_a, "peer"},
-    {"net/" + key_fingerprint(key_b), key_b, "peer"},
-    {"admin", key_b, "admin"}});
+  return std::make_shared<psk_table>(
+      psk_table{{"net/" + key_fingerprint(key_a), key_a, "peer"},
+                {"net/" + key_fingerprint(key_b), key_b, "peer"},
+                {"admin", key_b, "admin"}});
 }
 
 /// Shuttles bytes between two channels until neither has output.
@@ -63,8 +63,8 @@ TEST_CASE("a client with a known identity and key completes the handshake") {
   CHECK(server->take_plaintext() == "ping");
   CHECK(client->take_plaintext() == "pong!");
   // Both sides export the same channel binding.
-  CHECK(*client->exporter("EXPERIMENTAL-test", 32)
-        == *server->exporter("EXPERIMENTAL-test", 32));
+  CHECK(*client->exporter("EXPERIMENTAL-test", 32) ==
+        *server->exporter("EXPERIMENTAL-test", 32));
 }
 
 TEST_CASE("a wrong key fails the handshake on both sides") {
@@ -144,8 +144,8 @@ TEST_CASE("a damaged or exposed identity file is refused with its path") {
   ::chmod((dir / "identity.key").c_str(), 0644);
   auto exposed = node_identity::load_or_create(dir.path());
   REQUIRE_FALSE(exposed);
-  CHECK(exposed.err().message().find("readable by others")
-        != std::string::npos);
+  CHECK(exposed.err().message().find("readable by others") !=
+        std::string::npos);
 }
 
 TEST_CASE("hex round-trips and rejects bad input") {

@@ -158,10 +158,10 @@ TEST_CASE("two nodes complete TLS and Hello and exchange frames both ways") {
   net.connect(a, b);
   CHECK(net.has_event(a, event::type::peer_up, reason::none));
   CHECK(net.has_event(b, event::type::peer_up, reason::none));
-  REQUIRE(net.core(a).peers()
-          == std::vector<std::string>{net.nodes[b]->id.node_id()});
-  REQUIRE(net.core(b).peers()
-          == std::vector<std::string>{net.nodes[a]->id.node_id()});
+  REQUIRE(net.core(a).peers() ==
+          std::vector<std::string>{net.nodes[b]->id.node_id()});
+  REQUIRE(net.core(b).peers() ==
+          std::vector<std::string>{net.nodes[a]->id.node_id()});
   net.apply(a, net.core(a).send(net.nodes[b]->id.node_id(), wire::kind::bench,
                                 "from a", net.now));
   net.apply(b, net.core(b).send(net.nodes[a]->id.node_id(), wire::kind::bench,
@@ -207,16 +207,15 @@ TEST_CASE("disjoint protocol ranges are refused with a Reject naming both") {
   net.connect(a, b);
   CHECK(net.core(a).peers().empty());
   CHECK(net.core(b).peers().empty());
-  CHECK(net.rejections(a, reason::version_mismatch)
-          + net.rejections(b, reason::version_mismatch)
-        >= 1);
+  CHECK(net.rejections(a, reason::version_mismatch) +
+            net.rejections(b, reason::version_mismatch) >=
+        1);
   bool named = false;
   for (auto* n : {net.nodes[a].get(), net.nodes[b].get()})
     for (auto& e : n->events)
-      named = named
-              || (e.detail.find("ours 1-1, peer's 2-3") != std::string::npos
-                  || e.detail.find("ours 2-3, peer's 1-1")
-                       != std::string::npos);
+      named = named ||
+              (e.detail.find("ours 1-1, peer's 2-3") != std::string::npos ||
+               e.detail.find("ours 2-3, peer's 1-1") != std::string::npos);
   CHECK(named);
 }
 
@@ -421,8 +420,8 @@ TEST_CASE("a console connection with the admin key carries requests") {
   CHECK(net.nodes[a]->got[0].payload == "{\"cmd\":\"status\"}");
   auto fx = net.core(a).reply(50, "{\"ok\":true}", net.now);
   REQUIRE(fx.writes.size() == 1);
-  REQUIRE(client->received(fx.writes[0].bytes.data(),
-                           fx.writes[0].bytes.size()));
+  REQUIRE(
+      client->received(fx.writes[0].bytes.data(), fx.writes[0].bytes.size()));
   wire::frame_decoder dec{1 << 20};
   REQUIRE(dec.feed(client->take_plaintext()));
   REQUIRE(dec.frames().size() == 1);

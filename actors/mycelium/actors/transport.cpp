@@ -1,0 +1,365 @@
+#include "mycelium/actors/transport.hpp"
+
+#include "mycelium/actors/messages.hpp"
+#include "mycelium/config/json.hpp"
+#include "mycelium/system/log.hpp"
+#include "mycelium/system/net.hpp"
+#include "mycelium/transport/transport_core.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+namespace mycelium::actors {
+
+namespace {
+
+using transport::transport_core;
+
+struct transport_state {
+  static constexpr const char* name = "transport";
+
+  node_context_ptr ctx;
+  std::unique_ptr<transport_core> core;
+  std::map<uint64_t, caf::io::connection_handle> handles;
+  std::map<caf::io::connection_handle, uint64_t> serials;
+  uint64_t next_serial = 0;
+};
+
+using self_ptr = caf::io::stateful_broker<transport_state>*;
+
+/// A short-lived detached actor: one blocking connect, then a report.
+caf::behavior connector(caf::event_based_actor* self, caf::actor transport,
+                        std::string host, uint16_t port, int64_t timeout_ms) {
+  std::string why;
+  int fd = net::dial(host, port, timeout_ms, why);
+  if (fd >= 0)
+    self->send(transport, connected_atom::value, host, port, fd);
+  else
+    self->send(transport, conn_fail_atom::value, host, port, why);
+  self->quit();
+  return {};
+}
+
+std::string short_id(const std::string& id) {
+  return id.substr(0, 8);
+}
+
+void log_event(const transport::event& e) {
+  using type = transport::event::type;
+  auto who = e.name.empty() ? short_id(e.node_id)
+                            : e.name + " (" + short_id(e.node_id) + ")";
+  switch (e.what) {
+  case type::peer_up:
+    log::info("transport",
+              "connected to " + who + " at " + e.address + ": " + e.detail);
+    break;
+  case type::peer_down:
+    (e.why == transport::reason::local_close ? log::info : log::warning)(
+        "transport", "lost " + who + " at " + e.address + ": " +
+                         transport::to_string(e.why) + ": " + e.detail);
+    break;
+  case type::rejected:
+    if (e.why == transport::reason::local_close ||
+        e.why == transport::reason::closed)
+      log::debug("transport",
+                 "closed connection " + e.address + ": " + e.detail);
+    else
+      log::warning("transport", "refused connection " + e.address +
+                                    (e.node_id.empty() ? "" : " " + who) +
+                                    ": " + transport::to_string(e.why) + ": " +
+                                    e.detail);
+    break;
+  case type::dropped:
+    log::debug("transport", "to " + who + ": " + e.detail);
+    break;
+  case type::info:
+    log::debug("transport", e.address + ": " + e.detail);
+    break;
+  }
+}
+
+/// The registered name of the local actor that handles frames of kind `k`.
+const char* handler_name(wire::kind k) {
+  switch (k) {
+  case wire::kind::console_request:
+    return "console";
+  case wire::kind::bench:
+  case wire::kind::pong:
+    return "bench";
+  default:
+    return nullptr;
+  }
+}
+
+void perform(self_ptr self, transport::effects fx) {
+  auto& st = self->state;
+  for (auto& w : fx.writes) {
+    auto h = st.handles.find(w.conn);
+    if (h == st.handles.end())
+      continue;
+    self->write(h->second, w.bytes.size(), w.bytes.data());
+    self->flush(h->second);
+  }
+  for (auto id : fx.closes) {
+    auto h = st.handles.find(id);
+    if (h == st.handles.end())
+      continue;
+    self->close(h->second);
+    st.serials.erase(h->second);
+    st.handles.erase(h);
+  }
+  for (auto& ep : fx.connects)
+    self->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self),
+                               ep.host, ep.port,
+                               st.ctx->cfg.transport.connect_timeout_ms);
+  for (auto& e : fx.events)
+    log_event(e);
+  for (auto& d : fx.deliveries) {
+    auto* name = handler_name(d.kind);
+    if (name == nullptr) {
+      log::debug("transport", "no handler for frame kind " +
+                                  std::to_string(static_cast<int>(d.kind)));
+      continue;
+    }
+    auto dest = self->home_system().registry().get<caf::actor>(
+        caf::atom_from_string(name));
+    if (!dest)
+      continue;
+    if (d.kind == wire::kind::console_request)
+      self->send(dest, console_atom::value, d.conn, std::move(d.payload));
+    else
+      self->send(dest, frame_atom::value, d.from, static_cast<uint16_t>(d.kind),
+                 std::move(d.payload));
+  }
+}
+
+std::string render_peers(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  json doc;
+  doc["node_id"] = st.core->node_id();
+  doc["listen"] = st.ctx->cfg.listen.to_string();
+  auto conns = json::array();
+  for (auto& c : st.core->connections(now))
+    conns.push_back({{"id", c.id},
+                     {"direction", c.outbound ? "out" : "in"},
+                     {"address", c.address},
+                     {"phase", c.phase},
+                     {"node_id", c.node_id},
+                     {"name", c.name},
+                     {"listen", c.listen},
+                     {"version", c.version},
+                     {"cipher", c.cipher},
+                     {"bytes_in", c.bytes_in},
+                     {"bytes_out", c.bytes_out},
+                     {"frames_in", c.frames_in},
+                     {"frames_out", c.frames_out},
+                     {"queued_frames", c.queued_frames},
+                     {"dropped", c.dropped},
+                     {"age_ms", c.age_ms}});
+  doc["connections"] = conns;
+  auto& t = st.core->totals();
+  doc["rejections"] = t.rejections;
+  doc["accepted"] = t.accepted;
+  doc["handshakes_completed"] = t.connected;
+  doc["queue_full_drops"] = t.queue_full_drops;
+  doc["fault_drops"] = t.fault_drops;
+  auto faults = json::array();
+  for (auto& [peer, r] : st.core->faults())
+    faults.push_back({{"peer", peer},
+                      {"drop_out", r.drop_out},
+                      {"drop_in", r.drop_in},
+                      {"duplicate", r.duplicate},
+                      {"delay_ms", r.delay_ms},
+                      {"block_out", r.block_out},
+                      {"block_in", r.block_in}});
+  doc["faults"] = faults;
+  return doc.dump();
+}
+
+/// Applies a fault command; returns a description or an error.
+caf::result<std::string> apply_fault(self_ptr self, const std::string& text) {
+  auto& st = self->state;
+  if (!st.ctx->cfg.allow_fault_injection)
+    return make_error(errc::refused, "fault injection is disabled (set "
+                                     "allow_fault_injection in the node "
+                                     "config)");
+  json cmd;
+  try {
+    cmd = json::parse(text);
+  } catch (const json::exception& e) {
+    return make_error(errc::refused,
+                      std::string{"bad fault rule: "} + e.what());
+  }
+  if (cmd.value("clear", false)) {
+    st.core->clear_faults();
+    log::warning("transport", "fault injection: all rules cleared");
+    return std::string{"all fault rules cleared"};
+  }
+  transport::fault_rule rule;
+  auto peer = cmd.value("peer", std::string{"*"});
+  // Accept a node name or an id prefix as well as a full id.
+  if (peer != "*") {
+    std::string match;
+    for (auto& c : st.core->connections(self->clock().now()))
+      if (!c.node_id.empty() &&
+          (c.name == peer || c.node_id.rfind(peer, 0) == 0))
+        match = c.node_id;
+    if (match.empty() && peer.size() != 32)
+      return make_error(errc::no_such_actor,
+                        "no connected peer named or prefixed '" + peer + "'");
+    if (!match.empty())
+      peer = match;
+  }
+  rule.peer = peer;
+  rule.drop_out = cmd.value("drop", 0.0);
+  rule.drop_in = cmd.value("drop_in", 0.0);
+  rule.duplicate = cmd.value("duplicate", 0.0);
+  rule.delay_ms = cmd.value("delay_ms", int64_t{0});
+  auto partition = cmd.value("partition", std::string{});
+  rule.block_out = partition == "out" || partition == "both";
+  rule.block_in = partition == "in" || partition == "both";
+  if (!partition.empty() && !rule.block_out && !rule.block_in)
+    return make_error(errc::refused,
+                      "partition must be in, out or both, not '" + partition +
+                          "'");
+  st.core->set_fault(rule);
+  auto what = "fault rule for " + peer + ": " + cmd.dump();
+  log::warning("transport", "fault injection: " + what);
+  return what;
+}
+
+caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
+  keep_exception_text(self);
+  auto& st = self->state;
+  st.ctx = ctx;
+  auto& cfg = ctx->cfg;
+  transport::settings s;
+  s.cfg = cfg.transport;
+  s.network_id = cfg.network_id;
+  s.name = cfg.name;
+  s.listen = cfg.listen.to_string();
+  for (auto& hex : cfg.isolation_key_hex)
+    s.isolation_keys.push_back(*crypto::from_hex(hex));
+  if (!cfg.admin_key_hex.empty())
+    s.admin_key = *crypto::from_hex(cfg.admin_key_hex);
+  s.software_version = MYCELIUM_VERSION;
+  s.capabilities = {"console"};
+  s.seeds = cfg.seeds;
+  s.allow_fault_injection = cfg.allow_fault_injection;
+  st.core = std::make_unique<transport_core>(
+      std::move(s), *ctx->identity,
+      static_cast<uint64_t>(ctx->wall_clock()) ^ 0x7a11);
+  auto doorman =
+      self->add_tcp_doorman(cfg.listen.port, cfg.listen.host.c_str(), true);
+  if (!doorman) {
+    self->quit(make_error(errc::refused,
+                          "cannot listen on " + cfg.listen.to_string() + ": " +
+                              self->home_system().render(doorman.error())));
+    return {};
+  }
+  self->home_system().registry().put(caf::atom("transport"),
+                                     caf::actor_cast<caf::actor>(self));
+  log::info("transport", "listening on " + cfg.listen.to_string() +
+                             " as node " + ctx->identity->node_id());
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    perform(self, self->state.core->close_all(self->clock().now()));
+    self->quit(msg.reason);
+  });
+  perform(self, st.core->start(self->clock().now()));
+  auto tick = std::chrono::milliseconds(cfg.transport.tick_ms);
+  self->delayed_send(self, tick, tick_atom::value);
+  auto new_serial = [=](caf::io::connection_handle hdl) {
+    auto& st = self->state;
+    auto serial = ++st.next_serial;
+    st.handles[serial] = hdl;
+    st.serials[hdl] = serial;
+    self->configure_read(hdl, caf::io::receive_policy::at_most(64 * 1024));
+    self->ack_writes(hdl, true);
+    return serial;
+  };
+  return {
+      [=](const caf::io::new_connection_msg& msg) {
+        auto serial = new_serial(msg.handle);
+        net::set_nodelay(static_cast<int>(msg.handle.id()));
+        auto addr = self->remote_addr(msg.handle) + ":" +
+                    std::to_string(self->remote_port(msg.handle));
+        perform(self,
+                self->state.core->on_accept(serial, addr, self->clock().now()));
+      },
+      [=](const caf::io::new_data_msg& msg) {
+        auto i = self->state.serials.find(msg.handle);
+        if (i == self->state.serials.end())
+          return;
+        perform(self, self->state.core->on_bytes(i->second, msg.buf.data(),
+                                                 msg.buf.size(),
+                                                 self->clock().now()));
+      },
+      [=](const caf::io::data_transferred_msg& msg) {
+        auto i = self->state.serials.find(msg.handle);
+        if (i == self->state.serials.end())
+          return;
+        perform(self, self->state.core->on_write_progress(
+                          i->second, msg.remaining, self->clock().now()));
+      },
+      [=](const caf::io::connection_closed_msg& msg) {
+        auto& st = self->state;
+        auto i = st.serials.find(msg.handle);
+        if (i == st.serials.end())
+          return;
+        auto serial = i->second;
+        st.serials.erase(i);
+        st.handles.erase(serial);
+        perform(self, st.core->on_closed(serial, self->clock().now()));
+      },
+      [=](const caf::io::acceptor_closed_msg&) {
+        self->quit(make_error(errc::refused, "listening socket closed"));
+      },
+      [=](connected_atom, const std::string& host, uint16_t port, int fd) {
+        auto hdl = self->add_scribe(fd);
+        auto serial = new_serial(hdl);
+        perform(self, self->state.core->on_connected(serial, {host, port},
+                                                     self->clock().now()));
+      },
+      [=](conn_fail_atom, const std::string& host, uint16_t port,
+          const std::string& why) {
+        perform(self, self->state.core->on_connect_failed({host, port}, why,
+                                                          self->clock().now()));
+      },
+      [=](tick_atom) {
+        perform(self, self->state.core->on_tick(self->clock().now()));
+        self->delayed_send(self, tick, tick_atom::value);
+      },
+      [=](send_atom, const std::string& node, uint16_t kind,
+          const std::string& payload) {
+        perform(self,
+                self->state.core->send(node, static_cast<wire::kind>(kind),
+                                       payload, self->clock().now()));
+      },
+      [=](console_atom, uint64_t conn, const std::string& payload) {
+        perform(self,
+                self->state.core->reply(conn, payload, self->clock().now()));
+      },
+      [=](peers_atom) { return render_peers(self); },
+      [=](status_atom) { return render_peers(self); },
+      [=](fault_atom, const std::string& rule) {
+        return apply_fault(self, rule);
+      },
+  };
+}
+
+} // namespace
+
+child_spec transport_child(node_context_ptr ctx) {
+  child_spec spec;
+  spec.id = "transport";
+  spec.start = [ctx](caf::event_based_actor* sup) {
+    auto broker =
+        sup->home_system().middleman().spawn_broker(transport_impl, ctx);
+    sup->link_to(broker);
+    return caf::actor{broker};
+  };
+  return spec;
+}
+
+} // namespace mycelium::actors

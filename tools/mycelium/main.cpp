@@ -1,0 +1,547 @@
+/// mycelium: the remote console of a Mycelium node.
+///
+/// Connects through the node's TLS transport with the admin identity and the
+/// admin key, sends one request per command and prints the answer as a table
+/// (or, with --json, exactly one JSON document). Without a command it runs an
+/// interactive session with history.
+///
+/// Exit codes: 0 success, 1 the node refused or the command failed, 2 usage
+/// error, 3 authentication failed, 4 node unreachable.
+
+#include "mycelium/config/json.hpp"
+#include "mycelium/config/node_config.hpp"
+#include "mycelium/crypto/identity.hpp"
+#include "mycelium/crypto/tls_channel.hpp"
+#include "mycelium/system/net.hpp"
+#include "mycelium/transport/transport_core.hpp"
+#include "mycelium/wire/frame.hpp"
+#include "mycelium/wire/hello.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <poll.h>
+#include <sstream>
+#include <unistd.h>
+
+namespace {
+
+using namespace mycelium;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_auth = 3;
+constexpr int exit_unreachable = 4;
+
+const char* usage_text =
+    R"(usage: mycelium [--config NODE.json | --node HOST:PORT --admin-key FILE]
+                [--json] [--timeout SECONDS] [COMMAND [ARGS...]]
+
+Reaches a node through its TLS transport with the admin key and runs one
+command; without a command, starts an interactive session (history kept in
+~/.mycelium_history; 'history' lists it, 'exit' leaves).
+
+Commands:
+  status                 node health, components, connected peers
+  actors                 the supervision tree: state, restarts, uptime
+  inspect ACTOR          one actor's state as JSON (e.g. health, transport)
+  peers                  connections, negotiated version, bytes, rejections
+  kill ACTOR             crash an actor to exercise supervision
+  fault partition PEER [in|out|both]
+  fault drop PEER PROBABILITY [in|out]
+  fault delay PEER MILLISECONDS
+  fault duplicate PEER PROBABILITY
+  fault clear            remove every fault rule
+                         (kill and fault need allow_fault_injection)
+
+PEER is a node name, a node id (or its prefix) or '*'.
+Exit codes: 0 success, 1 the node refused or the command failed, 2 usage
+error, 3 authentication failed, 4 node unreachable.
+)";
+
+struct failure {
+  int code;
+  std::string message;
+};
+
+/// One TLS session with a node.
+class session {
+public:
+  session(config::endpoint ep, std::string admin_key, int64_t timeout_ms)
+      : ep_(std::move(ep)), key_(std::move(admin_key)), timeout_ms_(timeout_ms),
+        decoder_(64 << 20) {}
+
+  ~session() {
+    if (fd_ >= 0) {
+      if (tls_) {
+        tls_->close();
+        write_all(tls_->take_output());
+      }
+      ::close(fd_);
+    }
+  }
+
+  void open() {
+    std::string why;
+    fd_ = net::dial(ep_.host, ep_.port, timeout_ms_, why);
+    if (fd_ < 0)
+      throw failure{exit_unreachable,
+                    "cannot reach node at " + ep_.to_string() + ": " + why};
+    tls_ = crypto::tls_channel::client(transport::admin_identity, key_);
+    auto deadline = now_ms() + timeout_ms_;
+    while (!tls_->established()) {
+      write_all(tls_->take_output());
+      if (tls_->closed())
+        throw failure{exit_auth, auth_text()};
+      auto bytes = read_some(deadline);
+      if (bytes.empty()) {
+        if (now_ms() >= deadline)
+          throw failure{exit_unreachable,
+                        "node at " + ep_.to_string() +
+                            " did not complete the TLS handshake within " +
+                            std::to_string(timeout_ms_) + " ms"};
+        throw failure{exit_auth, auth_text()};
+      }
+      if (!tls_->received(bytes.data(), bytes.size())) {
+        write_all(tls_->take_output());
+        throw failure{exit_auth, auth_text()};
+      }
+    }
+    write_all(tls_->take_output());
+  }
+
+  /// Sends one request and waits for its answer.
+  json call(const json& request) {
+    auto frame =
+        wire::encode_frame({static_cast<uint16_t>(wire::kind::console_request),
+                            "", request.dump()});
+    if (!tls_->send(frame.data(), frame.size()))
+      throw failure{exit_unreachable, "connection to the node was lost"};
+    write_all(tls_->take_output());
+    auto deadline = now_ms() + timeout_ms_;
+    while (decoder_.frames().empty()) {
+      auto bytes = read_some(deadline);
+      if (bytes.empty())
+        throw failure{exit_unreachable,
+                      now_ms() >= deadline
+                          ? "no answer from the node within " +
+                                std::to_string(timeout_ms_) + " ms"
+                          : std::string{"the node closed the connection"}};
+      if (!tls_->received(bytes.data(), bytes.size()))
+        throw failure{exit_unreachable, "the node closed the connection"};
+      write_all(tls_->take_output());
+      if (auto st = decoder_.feed(tls_->take_plaintext()); !st)
+        throw failure{exit_failed, "bad answer: " + st.err().message()};
+    }
+    auto env = std::move(decoder_.frames().front());
+    decoder_.frames().pop_front();
+    try {
+      return json::parse(env.payload);
+    } catch (const json::exception& e) {
+      throw failure{exit_failed, std::string{"bad answer: "} + e.what()};
+    }
+  }
+
+private:
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  std::string auth_text() const {
+    auto alert = tls_->last_alert();
+    return "authentication failed: " + ep_.to_string() +
+           " refused the admin key" +
+           (alert.empty() ? "" : " (TLS alert: " + alert + ")");
+  }
+
+  void write_all(const std::string& bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      auto n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        pollfd p{fd_, POLLOUT, 0};
+        ::poll(&p, 1, 1000);
+      } else {
+        return; // the peer is gone; reads will report it
+      }
+    }
+  }
+
+  /// Reads what is available, waiting until `deadline`; "" on EOF/timeout.
+  std::string read_some(int64_t deadline) {
+    for (;;) {
+      auto left = deadline - now_ms();
+      if (left <= 0)
+        return {};
+      pollfd p{fd_, POLLIN, 0};
+      int n = ::poll(&p, 1, static_cast<int>(left));
+      if (n <= 0)
+        continue;
+      char buf[65536];
+      auto got = ::read(fd_, buf, sizeof(buf));
+      if (got > 0)
+        return std::string(buf, static_cast<size_t>(got));
+      if (got == 0 || (errno != EAGAIN && errno != EINTR))
+        return {};
+    }
+  }
+
+  config::endpoint ep_;
+  std::string key_;
+  int64_t timeout_ms_;
+  int fd_ = -1;
+  std::unique_ptr<crypto::tls_channel> tls_;
+  wire::frame_decoder decoder_;
+};
+
+std::string age(int64_t ms) {
+  if (ms <= 0)
+    return "-";
+  auto s = ms / 1000;
+  if (s < 120)
+    return std::to_string(s) + "s";
+  if (s < 7200)
+    return std::to_string(s / 60) + "m";
+  return std::to_string(s / 3600) + "h";
+}
+
+std::string bytes_text(uint64_t b) {
+  std::ostringstream out;
+  out.precision(1);
+  if (b < 10 * 1024)
+    out << b << " B";
+  else if (b < 10 * 1024 * 1024)
+    out << std::fixed << static_cast<double>(b) / 1024 << " KiB";
+  else
+    out << std::fixed << static_cast<double>(b) / (1024 * 1024) << " MiB";
+  return out.str();
+}
+
+std::string str(const json& j, const char* key) {
+  if (!j.contains(key))
+    return "";
+  auto& v = j[key];
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+void print_status(const json& r) {
+  std::cout << "node " << str(r, "node") << " (" << str(r, "node_id")
+            << ")  listen " << str(r, "listen") << "  network "
+            << str(r, "network_id") << "\n";
+  std::cout << "health: " << r["health"].value("level", "?")
+            << "   peers connected: " << r.value("peers_connected", 0) << "\n";
+  for (auto& reason : r["health"]["reasons"])
+    std::cout << "  - " << reason.get<std::string>() << "\n";
+  std::printf("%-24s %-11s %8s  %s\n", "COMPONENT", "STATE", "RESTARTS",
+              "LAST FAILURE");
+  for (auto& c : r["components"])
+    std::printf("%-24s %-11s %8s  %s\n", str(c, "path").c_str(),
+                str(c, "state").c_str(), str(c, "restarts").c_str(),
+                str(c, "last_reason").c_str());
+}
+
+void print_actors(const json& rows) {
+  std::printf("%-28s %-10s %-12s %-10s %8s %8s  %s\n", "ACTOR", "KIND",
+              "STRATEGY", "STATE", "RESTARTS", "UPTIME", "LAST FAILURE");
+  for (auto& r : rows)
+    std::printf(
+        "%-28s %-10s %-12s %-10s %8s %8s  %s\n", str(r, "path").c_str(),
+        str(r, "kind").c_str(),
+        (str(r, "strategy").empty() ? str(r, "restart") : str(r, "strategy"))
+            .c_str(),
+        str(r, "state").c_str(), str(r, "restarts").c_str(),
+        age(r.value("uptime_ms", int64_t{0})).c_str(),
+        str(r, "last_reason").c_str());
+}
+
+void print_peers(const json& r) {
+  std::cout << "node " << str(r, "node_id") << " listening on "
+            << str(r, "listen") << "\n";
+  std::printf("%-10s %-10s %-4s %-22s %-12s %-3s %10s %10s %8s %8s\n", "PEER",
+              "NODE ID", "DIR", "ADDRESS", "PHASE", "VER", "BYTES IN",
+              "BYTES OUT", "FRAMES", "QUEUED");
+  for (auto& c : r["connections"])
+    std::printf("%-10s %-10s %-4s %-22s %-12s %-3s %10s %10s %8s %8s\n",
+                (str(c, "name").empty() ? "-" : str(c, "name")).c_str(),
+                str(c, "node_id").substr(0, 8).c_str(),
+                str(c, "direction").c_str(), str(c, "address").c_str(),
+                str(c, "phase").c_str(), str(c, "version").c_str(),
+                bytes_text(c.value("bytes_in", uint64_t{0})).c_str(),
+                bytes_text(c.value("bytes_out", uint64_t{0})).c_str(),
+                (str(c, "frames_in") + "/" + str(c, "frames_out")).c_str(),
+                str(c, "queued_frames").c_str());
+  std::cout << "rejections:";
+  if (r["rejections"].empty())
+    std::cout << " none";
+  for (auto& [why, n] : r["rejections"].items())
+    std::cout << " " << why << "=" << n.dump();
+  std::cout << "   queue-full drops: " << r.value("queue_full_drops", 0)
+            << "   fault drops: " << r.value("fault_drops", 0) << "\n";
+  for (auto& f : r["faults"])
+    std::cout << "fault rule: " << f.dump() << "\n";
+}
+
+/// Turns command words into a request; throws usage failures.
+json make_request(const std::vector<std::string>& words) {
+  auto usage = [](const std::string& what) {
+    return failure{exit_usage, what + " (see mycelium --help)"};
+  };
+  auto& cmd = words.at(0);
+  json req{{"cmd", cmd}, {"args", json::array()}};
+  auto need = [&](size_t n) {
+    if (words.size() != n + 1)
+      throw usage("'" + cmd + "' takes " + std::to_string(n) + " argument" +
+                  (n == 1 ? "" : "s"));
+  };
+  if (cmd == "status" || cmd == "actors" || cmd == "peers") {
+    need(0);
+  } else if (cmd == "inspect" || cmd == "kill") {
+    need(1);
+    req["args"].push_back(words[1]);
+  } else if (cmd == "fault") {
+    if (words.size() < 2)
+      throw usage("fault needs a kind: partition, drop, delay, duplicate or "
+                  "clear");
+    auto& kind = words[1];
+    json rule;
+    auto number = [&](const std::string& text) {
+      try {
+        size_t used = 0;
+        double v = std::stod(text, &used);
+        if (used != text.size())
+          throw std::invalid_argument(text);
+        return v;
+      } catch (const std::exception&) {
+        throw usage("not a number: '" + text + "'");
+      }
+    };
+    if (kind == "clear" && words.size() == 2) {
+      rule["clear"] = true;
+    } else if (kind == "partition" &&
+               (words.size() == 3 || words.size() == 4)) {
+      rule["peer"] = words[2];
+      rule["partition"] = words.size() == 4 ? words[3] : "both";
+    } else if (kind == "drop" && (words.size() == 4 || words.size() == 5)) {
+      rule["peer"] = words[2];
+      auto p = number(words[3]);
+      auto dir = words.size() == 5 ? words[4] : "out";
+      rule[dir == "in" ? "drop_in" : "drop"] = p;
+    } else if (kind == "delay" && words.size() == 4) {
+      rule["peer"] = words[2];
+      rule["delay_ms"] = static_cast<int64_t>(number(words[3]));
+    } else if (kind == "duplicate" && words.size() == 4) {
+      rule["peer"] = words[2];
+      rule["duplicate"] = number(words[3]);
+    } else {
+      throw usage("bad fault command");
+    }
+    req["args"].push_back(rule.dump());
+  } else {
+    throw usage("unknown command '" + cmd + "'");
+  }
+  return req;
+}
+
+/// Runs one command on `s`; prints; returns the exit code.
+int run_command(session& s, const std::vector<std::string>& words,
+                bool as_json) {
+  auto req = make_request(words);
+  auto answer = s.call(req);
+  bool ok = answer.value("ok", false);
+  if (as_json) {
+    std::cout << answer.dump(2) << "\n";
+  } else if (!ok) {
+    std::cerr << "mycelium: " << words[0] << ": "
+              << answer.value("error", std::string{"failed"}) << "\n";
+  } else {
+    auto& r = answer["result"];
+    auto& cmd = words[0];
+    if (cmd == "status")
+      print_status(r);
+    else if (cmd == "actors")
+      print_actors(r);
+    else if (cmd == "peers")
+      print_peers(r);
+    else if (r.is_string())
+      std::cout << r.get<std::string>() << "\n";
+    else
+      std::cout << r.dump(2) << "\n";
+  }
+  return ok ? exit_ok : exit_failed;
+}
+
+std::vector<std::string> split(const std::string& line) {
+  std::istringstream in{line};
+  std::vector<std::string> words;
+  std::string w;
+  while (in >> w)
+    words.push_back(w);
+  return words;
+}
+
+int interactive(session& s, bool as_json, const std::string& prompt) {
+  std::string path =
+      std::string{std::getenv("HOME") ? std::getenv("HOME") : "."} +
+      "/.mycelium_history";
+  std::vector<std::string> history;
+  {
+    std::ifstream in{path};
+    std::string line;
+    while (std::getline(in, line))
+      history.push_back(line);
+  }
+  std::ofstream out{path, std::ios::app};
+  std::string line;
+  bool tty = ::isatty(0);
+  for (;;) {
+    if (tty)
+      std::cout << prompt << "> " << std::flush;
+    if (!std::getline(std::cin, line))
+      break;
+    auto words = split(line);
+    if (words.empty())
+      continue;
+    if (words[0] == "exit" || words[0] == "quit")
+      break;
+    if (words[0].size() > 1 && words[0][0] == '!') {
+      auto n = std::atoi(words[0].c_str() + 1);
+      if (n < 1 || static_cast<size_t>(n) > history.size()) {
+        std::cerr << "no history entry " << words[0] << "\n";
+        continue;
+      }
+      line = history[static_cast<size_t>(n) - 1];
+      words = split(line);
+      std::cout << line << "\n";
+    }
+    history.push_back(line);
+    out << line << "\n" << std::flush;
+    if (words[0] == "history") {
+      for (size_t i = 0; i < history.size(); ++i)
+        std::cout << "  " << i + 1 << "  " << history[i] << "\n";
+      continue;
+    }
+    if (words[0] == "help") {
+      std::cout << usage_text;
+      continue;
+    }
+    try {
+      run_command(s, words, as_json);
+    } catch (const failure& f) {
+      std::cerr << "mycelium: " << f.message << "\n";
+      if (f.code == exit_unreachable || f.code == exit_auth)
+        return f.code;
+    }
+  }
+  return exit_ok;
+}
+
+std::string read_key(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  if (!in || !std::getline(in, line))
+    throw failure{exit_usage, "cannot read admin key file " + path};
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+    line.pop_back();
+  auto key = crypto::from_hex(line);
+  if (!key || key->size() < 16)
+    throw failure{exit_usage, "admin key file " + path +
+                                  " must hold at least 16 bytes as hex"};
+  return *key;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  std::string node;
+  std::string key_path;
+  bool as_json = false;
+  double timeout_s = 5;
+  std::vector<std::string> words;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc)
+          throw failure{exit_usage, arg + " needs a value"};
+        return argv[++i];
+      };
+      if (!words.empty()) {
+        words.push_back(arg);
+      } else if (arg == "--help" || arg == "-h") {
+        std::cout << usage_text;
+        return exit_ok;
+      } else if (arg == "--config") {
+        config_path = value();
+      } else if (arg == "--node") {
+        node = value();
+      } else if (arg == "--admin-key") {
+        key_path = value();
+      } else if (arg == "--json") {
+        as_json = true;
+      } else if (arg == "--timeout") {
+        timeout_s = std::atof(value().c_str());
+        if (timeout_s <= 0)
+          throw failure{exit_usage, "--timeout needs a positive number"};
+      } else if (arg.rfind("--", 0) == 0) {
+        throw failure{exit_usage, "unknown option '" + arg + "'"};
+      } else {
+        words.push_back(arg);
+      }
+    }
+    config::endpoint ep;
+    std::string key;
+    std::string prompt = "mycelium";
+    if (!config_path.empty()) {
+      auto cfg = config::load(config_path);
+      if (!cfg)
+        throw failure{exit_usage, cfg.err().message()};
+      if (cfg->admin_key_hex.empty())
+        throw failure{exit_usage, config_path +
+                                      ": no admin_key: the console is disabled "
+                                      "on this node"};
+      ep = cfg->listen;
+      if (ep.host == "0.0.0.0" || ep.host == "::")
+        ep.host = "127.0.0.1";
+      key = *crypto::from_hex(cfg->admin_key_hex);
+      prompt = cfg->name;
+    }
+    if (!node.empty()) {
+      auto parsed = config::parse_endpoint(node);
+      if (!parsed)
+        throw failure{exit_usage, "--node: " + parsed.err().message()};
+      ep = *parsed;
+      prompt = node;
+    }
+    if (!key_path.empty())
+      key = read_key(key_path);
+    if (ep.port == 0 || key.empty())
+      throw failure{exit_usage, "name a node: --config NODE.json, or --node "
+                                "HOST:PORT with --admin-key FILE"};
+    if (!words.empty())
+      make_request(words); // usage errors before any network traffic
+    session s{ep, key, static_cast<int64_t>(timeout_s * 1000)};
+    s.open();
+    if (words.empty())
+      return interactive(s, as_json, prompt);
+    return run_command(s, words, as_json);
+  } catch (const failure& f) {
+    if (as_json && f.code != exit_usage)
+      std::cout << json{{"ok", false},
+                        {"error", f.message},
+                        {"exit_code", f.code}}
+                       .dump(2)
+                << "\n";
+    std::cerr << "mycelium: " << f.message << "\n";
+    if (f.code == exit_usage)
+      std::cerr << "Try 'mycelium --help'.\n";
+    return f.code;
+  }
+}
