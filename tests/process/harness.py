@@ -16,6 +16,9 @@ import time
 import traceback
 
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+KEY2_HEX = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+ADMIN_HEX = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+BUILD = None  # set by main(): folder of the built binaries
 
 
 def free_port():
@@ -45,15 +48,18 @@ class Node:
         self.name = name
         self.proc = None
         os.makedirs(root, exist_ok=True)
-        with open(os.path.join(root, "net.key"), "w") as f:
-            f.write(KEY_HEX + "\n")
+        for key_file, hex_key in [("net.key", KEY_HEX), ("net2.key", KEY2_HEX), ("admin.key", ADMIN_HEX)]:
+            with open(os.path.join(root, key_file), "w") as f:
+                f.write(hex_key + "\n")
+        self.port = free_port()
         self.config = {
             "name": name,
             "profile": "local",
-            "listen": f"127.0.0.1:{free_port()}",
+            "listen": f"127.0.0.1:{self.port}",
             "data_dir": "data",
             "network_id": "proc-test",
             "isolation_keys": ["net.key"],
+            "admin_key": "admin.key",
             "allow_fault_injection": True,
             "log": {"level": "info", "file": "node.log"},
         }
@@ -127,12 +133,59 @@ class Node:
             self.proc.kill()
             self.proc.wait()
 
+    @property
+    def address(self):
+        return self.config["listen"]
+
+    def console(self, *args, expect=None, timeout=10):
+        """Runs the console against this node; returns (exit code, stdout,
+        stderr, parsed JSON when --json was given)."""
+        console = os.path.join(os.path.dirname(self.binary), "mycelium")
+        r = subprocess.run([console, "--config", self.config_path] + list(args),
+                           capture_output=True, text=True, timeout=timeout)
+        doc = None
+        if "--json" in args and r.stdout.strip():
+            doc = json.loads(r.stdout)
+        if expect is not None:
+            assert r.returncode == expect, (args, r.returncode, r.stdout, r.stderr)
+        return r.returncode, r.stdout, r.stderr, doc
+
+    def peers(self):
+        """Established peers as {name: node_id}."""
+        rc, _, _, doc = self.console("--json", "peers")
+        if rc != 0:
+            return {}
+        return {c["name"]: c["node_id"] for c in doc["result"]["connections"]
+                if c["phase"] == "established"}
+
+    def rejections(self):
+        rc, _, _, doc = self.console("--json", "peers")
+        return doc["result"]["rejections"] if rc == 0 else {}
+
     def log(self):
         try:
             with open(self.log_path) as f:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+def cluster(binary, tmp, nodes, count, **overrides):
+    """Starts `count` nodes that seed each other; waits until all are
+    connected to all."""
+    members = [Node(binary, os.path.join(tmp, f"n{i + 1}"), name=f"n{i + 1}", **overrides)
+               for i in range(count)]
+    seeds = [m.address for m in members]
+    for m in members:
+        m.config["seeds"] = seeds
+        m.write_config()
+        nodes.append(m)
+        m.start()
+    for m in members:
+        m.wait_running()
+    for m in members:
+        wait_for(f"{m.name} to connect to all", lambda: len(m.peers()) == count - 1, timeout=20)
+    return members
 
 
 def run(binary_args, **kw):

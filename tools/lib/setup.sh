@@ -8,7 +8,7 @@ MYCELIUM_BUILD=${MYCELIUM_BUILD:-$MYCELIUM_ROOT/build}
 
 # Debian 12 packages the build and the tests need.
 MYCELIUM_PACKAGES=(
-  g++ meson ninja-build pkg-config ccache python3
+  g++ meson ninja-build pkg-config ccache python3 openssl
   libcaf-dev libbotan-2-dev libflatbuffers-dev flatbuffers-compiler
   libsqlite3-dev nlohmann-json3-dev doctest-dev
 )

@@ -49,6 +49,7 @@ Commands:
   actors                 the supervision tree: state, restarts, uptime
   inspect ACTOR          one actor's state as JSON (e.g. health, transport)
   peers                  connections, negotiated version, bytes, rejections
+  ping PEER              round trip to a connected peer through the transport
   kill ACTOR             crash an actor to exercise supervision
   fault partition PEER [in|out|both]
   fault drop PEER PROBABILITY [in|out]
@@ -302,7 +303,7 @@ json make_request(const std::vector<std::string>& words) {
   };
   if (cmd == "status" || cmd == "actors" || cmd == "peers") {
     need(0);
-  } else if (cmd == "inspect" || cmd == "kill") {
+  } else if (cmd == "inspect" || cmd == "kill" || cmd == "ping") {
     need(1);
     req["args"].push_back(words[1]);
   } else if (cmd == "fault") {
@@ -369,6 +370,9 @@ int run_command(session& s, const std::vector<std::string>& words,
       print_actors(r);
     else if (cmd == "peers")
       print_peers(r);
+    else if (cmd == "ping")
+      std::cout << "pong from " << str(r, "peer").substr(0, 8) << " in "
+                << r.value("rtt_us", 0) << " us\n";
     else if (r.is_string())
       std::cout << r.get<std::string>() << "\n";
     else

@@ -171,6 +171,8 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
       return;
     }
     relay_json(self, conn, root, crash_atom::value, child_path(args[0]));
+  } else if (cmd == "ping" && args.size() == 1) {
+    relay_json(self, conn, transport, ping_atom::value, args[0]);
   } else if (cmd == "fault" && args.size() == 1) {
     relay_json(self, conn, transport, fault_atom::value, args[0]);
   } else {

@@ -23,6 +23,11 @@ struct transport_state {
   std::map<uint64_t, caf::io::connection_handle> handles;
   std::map<caf::io::connection_handle, uint64_t> serials;
   uint64_t next_serial = 0;
+  /// Pings in flight: token -> (reply, start).
+  std::map<std::string, std::pair<caf::response_promise,
+                                  std::chrono::steady_clock::time_point>>
+      pings;
+  uint64_t next_ping = 0;
 };
 
 using self_ptr = caf::io::stateful_broker<transport_state>*;
@@ -84,7 +89,6 @@ const char* handler_name(wire::kind k) {
   case wire::kind::console_request:
     return "console";
   case wire::kind::bench:
-  case wire::kind::pong:
     return "bench";
   default:
     return nullptr;
@@ -115,6 +119,17 @@ void perform(self_ptr self, transport::effects fx) {
   for (auto& e : fx.events)
     log_event(e);
   for (auto& d : fx.deliveries) {
+    if (d.kind == wire::kind::pong) {
+      auto i = st.pings.find(d.payload);
+      if (i != st.pings.end()) {
+        auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - i->second.second)
+                       .count();
+        i->second.first.deliver(json{{"peer", d.from}, {"rtt_us", rtt}}.dump());
+        st.pings.erase(i);
+      }
+      continue;
+    }
     auto* name = handler_name(d.kind);
     if (name == nullptr) {
       log::debug("transport", "no handler for frame kind " +
@@ -177,6 +192,16 @@ std::string render_peers(self_ptr self) {
   return doc.dump();
 }
 
+/// The node id of a connected peer named by its name, id or id prefix
+/// ("" when none matches).
+std::string resolve_peer(self_ptr self, const std::string& peer) {
+  for (auto& c : self->state.core->connections(self->clock().now()))
+    if (!c.node_id.empty() && c.phase == "established" &&
+        (c.name == peer || c.node_id.rfind(peer, 0) == 0))
+      return c.node_id;
+  return "";
+}
+
 /// Applies a fault command; returns a description or an error.
 caf::result<std::string> apply_fault(self_ptr self, const std::string& text) {
   auto& st = self->state;
@@ -200,11 +225,7 @@ caf::result<std::string> apply_fault(self_ptr self, const std::string& text) {
   auto peer = cmd.value("peer", std::string{"*"});
   // Accept a node name or an id prefix as well as a full id.
   if (peer != "*") {
-    std::string match;
-    for (auto& c : st.core->connections(self->clock().now()))
-      if (!c.node_id.empty() &&
-          (c.name == peer || c.node_id.rfind(peer, 0) == 0))
-        match = c.node_id;
+    auto match = resolve_peer(self, peer);
     if (match.empty() && peer.size() != 32)
       return make_error(errc::no_such_actor,
                         "no connected peer named or prefixed '" + peer + "'");
@@ -339,6 +360,33 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
       [=](console_atom, uint64_t conn, const std::string& payload) {
         perform(self,
                 self->state.core->reply(conn, payload, self->clock().now()));
+      },
+      [=](ping_atom, const std::string& peer) -> caf::result<std::string> {
+        auto& st = self->state;
+        auto id = resolve_peer(self, peer);
+        if (id.empty())
+          return make_error(errc::no_such_actor,
+                            "no connected peer named or prefixed '" + peer +
+                                "'");
+        auto token = std::to_string(++st.next_ping);
+        auto rp = self->make_response_promise();
+        st.pings.emplace(token,
+                         std::make_pair(rp, std::chrono::steady_clock::now()));
+        perform(self, st.core->send(id, wire::kind::ping, token,
+                                    self->clock().now()));
+        self->delayed_send(self, std::chrono::seconds(3), ping_tout_atom::value,
+                           token);
+        return rp;
+      },
+      [=](ping_tout_atom, const std::string& token) {
+        auto& st = self->state;
+        auto i = st.pings.find(token);
+        if (i == st.pings.end())
+          return;
+        i->second.first.deliver(
+            make_error(errc::refused, "no pong within 3 s (peer unreachable or "
+                                      "traffic blocked)"));
+        st.pings.erase(i);
       },
       [=](peers_atom) { return render_peers(self); },
       [=](status_atom) { return render_peers(self); },

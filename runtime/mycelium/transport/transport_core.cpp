@@ -406,7 +406,7 @@ void transport_core::on_frame(connection& c, wire::envelope env, effects& fx,
       return;
     }
     if (k == wire::kind::ping) {
-      send(c.peer.node_id, wire::kind::pong, env.payload, now);
+      enqueue(c.peer.node_id, wire::kind::pong, env.payload, fx, now);
       return;
     }
     fx.deliveries.push_back({k, c.peer.node_id, std::move(env.payload), c.id});
@@ -459,9 +459,12 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
   }
   if (auto i = by_node_.find(h->node_id); i != by_node_.end()) {
     auto* other = find(i->second);
-    if (other != nullptr && other->outbound != c.outbound) {
-      // The same two nodes dialed each other at once: both sides keep the
-      // connection initiated by the lower node id.
+    // The same two nodes dialing each other at once: one connection each
+    // way, and the peer advertises the same listen address on both. Anything
+    // else is the id connecting again from elsewhere.
+    if (other != nullptr && other->outbound != c.outbound &&
+        other->peer.listen == h->listen) {
+      // Both sides keep the connection initiated by the lower node id.
       auto initiator = [&](const connection& x) {
         return x.outbound ? self_.node_id() : x.peer.node_id;
       };
@@ -643,12 +646,19 @@ const fault_rule* transport_core::fault_for(const std::string& node) const {
 effects transport_core::send(const std::string& node_id, wire::kind k,
                              const std::string& payload, time_point now) {
   effects fx;
+  enqueue(node_id, k, payload, fx, now);
+  return fx;
+}
+
+void transport_core::enqueue(const std::string& node_id, wire::kind k,
+                             const std::string& payload, effects& fx,
+                             time_point now) {
   int copies = 1;
   if (auto* rule = fault_for(node_id)) {
     if (rule->block_out ||
         (rule->drop_out > 0 && rng_.next_unit() < rule->drop_out)) {
       ++stats_.fault_drops;
-      return fx;
+      return;
     }
     if (rule->duplicate > 0 && rng_.next_unit() < rule->duplicate)
       copies = 2;
@@ -656,7 +666,7 @@ effects transport_core::send(const std::string& node_id, wire::kind k,
       for (int i = 0; i < copies; ++i)
         delayed_.emplace_back(now + from_ms(rule->delay_ms),
                               queued{node_id, k, payload});
-      return fx;
+      return;
     }
   }
   auto& q = queues_[node_id];
@@ -676,7 +686,6 @@ effects transport_core::send(const std::string& node_id, wire::kind k,
     bytes += payload.size();
   }
   flush_queue(node_id, fx, now);
-  return fx;
 }
 
 void transport_core::flush_queue(const std::string& node_id, effects& fx,

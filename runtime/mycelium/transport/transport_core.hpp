@@ -269,6 +269,9 @@ private:
   void on_hello(connection& c, const wire::envelope& env, effects& fx,
                 time_point now);
   void write_frame(connection& c, wire::kind k, const std::string& payload);
+  /// `send` into an existing step's effects (faults, queue bound, flush).
+  void enqueue(const std::string& node_id, wire::kind k,
+               const std::string& payload, effects& fx, time_point now);
   void flush(connection& c, effects& fx);
   void flush_queue(const std::string& node_id, effects& fx, time_point now);
   void drop_connection(connection& c, effects& fx, time_point now);

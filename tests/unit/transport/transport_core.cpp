@@ -427,3 +427,17 @@ TEST_CASE("a console connection with the admin key carries requests") {
   REQUIRE(dec.frames().size() == 1);
   CHECK(dec.frames()[0].payload == "{\"ok\":true}");
 }
+
+TEST_CASE("a ping is answered with a pong carrying the same payload") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  net.connect(a, b);
+  net.apply(a, net.core(a).send(net.nodes[b]->id.node_id(), wire::kind::ping,
+                                "token-7", net.now));
+  net.run();
+  CHECK(net.nodes[b]->got.empty()); // answered by the core, not delivered
+  REQUIRE(net.nodes[a]->got.size() == 1);
+  CHECK(net.nodes[a]->got[0].kind == wire::kind::pong);
+  CHECK(net.nodes[a]->got[0].payload == "token-7");
+}

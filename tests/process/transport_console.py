@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Process tests of the transport and the console: real myceliumd processes
+on loopback, TLS-PSK between them, the mycelium console against them, and a
+hostile peer (mycelium-probe) for every rejection case.
+
+Usage: transport_console.py PATH/TO/myceliumd [test names...]
+(mycelium and mycelium-probe are looked up next to myceliumd and in
+../tests/.)
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from harness import (ADMIN_HEX, KEY2_HEX, KEY_HEX, Node, cluster, main, run,
+                     wait_for)
+
+
+def probe_path(binary):
+    return os.path.join(os.path.dirname(binary), "..", "tests", "mycelium-probe")
+
+
+def probe(binary, node, mode, key=KEY_HEX):
+    return run([probe_path(binary), node.address, node.config["network_id"], key, mode],
+               timeout=30)
+
+
+def test_three_nodes_connect_and_exchange_frames_both_ways(binary, tmp, nodes):
+    a, b, c = cluster(binary, tmp, nodes, 3)
+    for src, dst in [(a, "n2"), (b, "n1"), (c, "n1"), (a, "n3")]:
+        rc, out, err, doc = src.console("--json", "ping", dst)
+        assert rc == 0, (out, err)
+        assert doc["result"]["rtt_us"] > 0
+    rc, out, _, _ = a.console("ping", "n2", expect=0)
+    assert "pong from" in out
+    rc, _, _, doc = a.console("--json", "peers", expect=0)
+    for conn in doc["result"]["connections"]:
+        if conn["phase"] == "established":
+            assert conn["version"] == 1
+            assert "ECDHE_PSK" in conn["cipher"], conn
+    assert "connected to n2" in a.log() or "connected to n2" in b.log()
+
+
+def test_disjoint_protocol_versions_are_rejected_with_both_ranges(binary, tmp, nodes):
+    a = Node(binary, os.path.join(tmp, "a"), name="a")
+    nodes.append(a)
+    a.start()
+    a.wait_running()
+    b = Node(binary, os.path.join(tmp, "b"), name="b", seeds=[a.address],
+             transport={"protocol_min": 2, "protocol_max": 3})
+    nodes.append(b)
+    b.start()
+    b.wait_running()
+    wait_for("a version_mismatch rejection",
+             lambda: a.rejections().get("version_mismatch", 0) + b.rejections().get("version_mismatch", 0) >= 1)
+    both = a.log() + b.log()
+    assert "ours 1-1, peer's 2-3" in both or "ours 2-3, peer's 1-1" in both, both
+    assert a.peers() == {} and b.peers() == {}
+
+
+def test_wrong_network_and_wrong_key_are_refused_and_counted(binary, tmp, nodes):
+    a = Node(binary, os.path.join(tmp, "a"), name="a")
+    nodes.append(a)
+    a.start()
+    a.wait_running()
+    other = Node(binary, os.path.join(tmp, "o"), name="o", seeds=[a.address], network_id="othernet")
+    nodes.append(other)
+    other.start()
+    badkey = Node(binary, os.path.join(tmp, "k"), name="k", seeds=[a.address], isolation_keys=["net2.key"])
+    nodes.append(badkey)
+    badkey.start()
+    wait_for("wrong_network and unknown_key rejections",
+             lambda: (lambda r: r.get("wrong_network", 0) >= 1 and r.get("unknown_key", 0) >= 1)(a.rejections()))
+    assert a.peers() == {}
+    assert "wrong_network" in a.log() and "othernet" in a.log()
+
+
+def test_hostile_peers_are_refused_and_the_node_keeps_serving(binary, tmp, nodes):
+    a, b = cluster(binary, tmp, nodes, 2)
+    cases = [("bad-signature", "bad_signature"), ("bad-id", "bad_hello"),
+             ("oversized", "frame_too_large"), ("malformed", "malformed_frame"),
+             ("truncated", "handshake_timeout")]
+    for mode, reason in cases:
+        r = probe(binary, a, mode)
+        assert r.returncode == 0, (mode, r.stdout, r.stderr)
+        wait_for(f"{reason} counted", lambda: a.rejections().get(reason, 0) >= 1)
+        assert reason in a.log(), (reason, a.log()[-2000:])
+    r = probe(binary, a, "bad-signature")
+    assert "bad_signature" in r.stdout, r.stdout  # the Reject names the cause
+    # Garbage instead of TLS, and a handshake that never starts.
+    with socket.create_connection(("127.0.0.1", a.port)) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.settimeout(10)
+        assert s.recv(100) == b""  # closed by the node
+    wait_for("not_tls counted", lambda: a.rejections().get("not_tls", 0) >= 1)
+    with socket.create_connection(("127.0.0.1", a.port)) as s:
+        s.settimeout(10)
+        assert s.recv(100) == b""  # closed after the handshake timeout
+    wait_for("two handshake timeouts", lambda: a.rejections().get("handshake_timeout", 0) >= 2)
+    assert a.peers() == {"n2": b.peers()["n1"] and a.peers()["n2"]}
+    a.console("ping", "n2", expect=0)
+
+
+def test_a_second_node_with_a_connected_id_is_refused(binary, tmp, nodes):
+    a, b = cluster(binary, tmp, nodes, 2)
+    twin = Node(binary, os.path.join(tmp, "twin"), name="twin", seeds=[a.address])
+    os.makedirs(twin.data_dir)
+    shutil.copy(os.path.join(b.data_dir, "identity.key"), os.path.join(twin.data_dir, "identity.key"))
+    os.chmod(os.path.join(twin.data_dir, "identity.key"), 0o600)
+    nodes.append(twin)
+    twin.start()
+    wait_for("duplicate_id counted", lambda: a.rejections().get("duplicate_id", 0) >= 1)
+    assert "already connected from" in a.log()
+    assert list(a.peers().keys()) == ["n2"], (a.peers(), a.log()[-3000:])
+    a.console("ping", "n2", expect=0)
+
+
+def test_peers_reconnect_after_a_restart(binary, tmp, nodes):
+    a, b, c = cluster(binary, tmp, nodes, 3)
+    b.signal(signal.SIGKILL)
+    b.wait_exit()
+    wait_for("a to lose n2", lambda: "n2" not in a.peers())
+    b.start()
+    b.wait_running()
+    wait_for("a to reconnect n2", lambda: "n2" in a.peers(), timeout=20)
+    wait_for("c to reconnect n2", lambda: "n2" in c.peers(), timeout=20)
+    a.console("ping", "n2", expect=0)
+
+
+def test_key_rotation_without_downtime(binary, tmp, nodes):
+    # n1 still uses the old key only; n2 accepts both and already uses the
+    # new one; n3 moved to the new key only.
+    a = Node(binary, os.path.join(tmp, "a"), name="n1", isolation_keys=["net.key"])
+    b = Node(binary, os.path.join(tmp, "b"), name="n2", isolation_keys=["net2.key", "net.key"])
+    c = Node(binary, os.path.join(tmp, "c"), name="n3", isolation_keys=["net2.key"])
+    for n in (a, b, c):
+        n.config["seeds"] = [a.address, b.address, c.address]
+        n.write_config()
+        nodes.append(n)
+        n.start()
+    wait_for("n2 to reach n1 and n3", lambda: set(b.peers()) == {"n1", "n3"}, timeout=20)
+    assert "n3" not in a.peers()  # no key in common
+    wait_for("n1 counts n3's unknown key", lambda: a.rejections().get("unknown_key", 0) >= 1)
+
+
+def test_console_commands_in_table_and_json(binary, tmp, nodes):
+    a, b = cluster(binary, tmp, nodes, 2)
+    for cmd in (["status"], ["actors"], ["peers"], ["inspect", "health"], ["inspect", "transport"],
+                ["inspect", "node"]):
+        rc, out, err, _ = a.console(*cmd)
+        assert rc == 0 and out.strip(), (cmd, out, err)
+        rc, out, err, doc = a.console("--json", *cmd)
+        assert rc == 0 and doc["ok"] is True, (cmd, out, err)
+    _, out, _, _ = a.console("status")
+    assert "health:" in out and "node/transport" in out
+    _, out, _, _ = a.console("actors")
+    assert "node/health" in out and "UPTIME" in out
+    # kill ACTOR, then inspect shows the restart and the recovered state.
+    before = a.console("--json", "inspect", "health")[3]["result"]
+    a.console("kill", "health", expect=0)
+    wait_for("the restart to show",
+             lambda: [c for c in a.console("--json", "inspect", "health")[3]["result"]["components"]
+                      if c["path"] == "node/health"][0]["restarts"] == 1)
+    after = a.console("--json", "inspect", "health")[3]["result"]
+    assert after["samples_recorded"] >= before["samples_recorded"], (before, after)
+    rows = a.console("--json", "actors")[3]["result"]
+    health = [r for r in rows if r["path"] == "node/health"][0]
+    assert health["restarts"] == 1 and health["state"] == "running"
+    assert "fault_injected" in health["last_reason"]
+    # A bad command is a usage error, an unknown actor a refusal.
+    assert a.console("frobnicate")[0] == 2
+    assert a.console("inspect", "nosuch")[0] == 1
+
+
+def test_fault_partition_and_clear(binary, tmp, nodes):
+    a, b = cluster(binary, tmp, nodes, 2)
+    a.console("fault", "partition", "n2", expect=0)
+    rc, _, err, _ = a.console("ping", "n2")
+    assert rc == 1 and "no pong" in err, err
+    rc, _, _, doc = a.console("--json", "peers", expect=0)
+    assert doc["result"]["faults"][0]["block_in"] is True
+    a.console("fault", "clear", expect=0)
+    a.console("ping", "n2", expect=0)
+    a.console("fault", "delay", "n2", "200", expect=0)
+    rc, _, _, doc = a.console("--json", "ping", "n2", expect=0)
+    assert doc["result"]["rtt_us"] >= 200_000, doc
+    a.console("fault", "clear", expect=0)
+
+
+def test_kill_and_fault_are_refused_without_fault_injection(binary, tmp, nodes):
+    a = Node(binary, tmp, allow_fault_injection=False)
+    nodes.append(a)
+    a.start()
+    a.wait_running()
+    rc, _, err, _ = a.console("kill", "health")
+    assert rc == 1 and "fault injection is disabled" in err, err
+    rc, _, err, _ = a.console("fault", "clear")
+    assert rc == 1 and "fault injection is disabled" in err, err
+
+
+def test_wrong_admin_key_exits_3_and_unreachable_exits_4(binary, tmp, nodes):
+    a = Node(binary, tmp)
+    nodes.append(a)
+    a.start()
+    a.wait_running()
+    console = os.path.join(os.path.dirname(binary), "mycelium")
+    r = run([console, "--node", a.address, "--admin-key", os.path.join(tmp, "net.key"), "status"])
+    assert r.returncode == 3 and "authentication failed" in r.stderr, r
+    r = run([console, "--node", a.address, "--admin-key", os.path.join(tmp, "admin.key"), "status"])
+    assert r.returncode == 0, r
+    started = time.monotonic()
+    r = run([console, "--node", "127.0.0.1:1", "--admin-key", os.path.join(tmp, "admin.key"),
+             "--timeout", "2", "status"])
+    assert r.returncode == 4 and "cannot reach" in r.stderr, r
+    assert time.monotonic() - started < 10
+    r = run([console, "--help"])
+    assert r.returncode == 0 and "usage: mycelium" in r.stdout
+    r = run([console, "status"])
+    assert r.returncode == 2, r
+
+
+def test_interactive_console_keeps_history(binary, tmp, nodes):
+    a = Node(binary, tmp)
+    nodes.append(a)
+    a.start()
+    a.wait_running()
+    console = os.path.join(os.path.dirname(binary), "mycelium")
+    env = dict(os.environ, HOME=tmp)
+    r = subprocess.run([console, "--config", a.config_path], input="status\nactors\nhistory\n!1\nexit\n",
+                       capture_output=True, text=True, env=env, timeout=20)
+    assert r.returncode == 0, r
+    assert r.stdout.count("health:") == 2, r.stdout  # status, then !1
+    assert "1  status" in r.stdout and "2  actors" in r.stdout
+    with open(os.path.join(tmp, ".mycelium_history")) as f:
+        assert f.read().splitlines()[:2] == ["status", "actors"]
+
+
+def test_openssl_s_client_completes_a_handshake(binary, tmp, nodes):
+    if shutil.which("openssl") is None:
+        raise AssertionError("openssl is not installed (tools/test installs it)")
+    a = Node(binary, tmp)
+    nodes.append(a)
+    a.start()
+    a.wait_running()
+    r = subprocess.run(["openssl", "s_client", "-tls1_2", "-psk", KEY_HEX, "-psk_identity",
+                        a.config["network_id"], "-connect", a.address],
+                       input="", capture_output=True, text=True, errors="replace", timeout=20)
+    assert "ECDHE-PSK-CHACHA20-POLY1305" in r.stdout, (r.stdout, r.stderr)
+    assert "TLSv1.2" in r.stdout
+
+
+if __name__ == "__main__":
+    main([
+        test_three_nodes_connect_and_exchange_frames_both_ways,
+        test_disjoint_protocol_versions_are_rejected_with_both_ranges,
+        test_wrong_network_and_wrong_key_are_refused_and_counted,
+        test_hostile_peers_are_refused_and_the_node_keeps_serving,
+        test_a_second_node_with_a_connected_id_is_refused,
+        test_peers_reconnect_after_a_restart,
+        test_key_rotation_without_downtime,
+        test_console_commands_in_table_and_json,
+        test_fault_partition_and_clear,
+        test_kill_and_fault_are_refused_without_fault_injection,
+        test_wrong_admin_key_exits_3_and_unreachable_exits_4,
+        test_interactive_console_keeps_history,
+        test_openssl_s_client_completes_a_handshake,
+    ])
