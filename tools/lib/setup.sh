@@ -11,6 +11,7 @@ MYCELIUM_PACKAGES=(
   g++ meson ninja-build pkg-config ccache python3 openssl
   libcaf-dev libbotan-2-dev libflatbuffers-dev flatbuffers-compiler
   libsqlite3-dev nlohmann-json3-dev doctest-dev
+  clang libclang-rt-14-dev
 )
 
 say() { printf '==> %s\n' "$*"; }
