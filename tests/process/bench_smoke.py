@@ -22,6 +22,18 @@ def main():
         checks.append((f"restart prints {field}", field in doc))
     checks.append(("restart measured 50 restarts", doc.get("restarts") == 50))
     checks.append(("figures are positive", all(doc.get(f, 0) > 0 for f in ["p50_us", "baseline_p50_us", "ratio"])))
+    r = subprocess.run([bench, "transport", "--json"], capture_output=True, text=True, timeout=300)
+    checks.append(("transport exits 0", r.returncode == 0))
+    lines = [json.loads(l) for l in r.stdout.strip().splitlines()] if r.returncode == 0 else []
+    checks.append(("transport prints one object per payload size",
+                   [l.get("payload_bytes") for l in lines] == [64, 65536, 1048576]))
+    for line in lines:
+        for field in ["scenario", "msgs_per_s", "baseline_msgs_per_s", "ratio"]:
+            checks.append((f"transport {line.get('payload_bytes')} B prints {field}", field in line))
+    if len(lines) == 3:
+        checks.append(("transport prints round trips", "rtt_p50_us" in lines[0] and "baseline_rtt_p99_us" in lines[0]))
+        checks.append(("transport prints the AEAD limit and bulk ping",
+                       lines[2].get("aead_limit_mb_s", 0) > 0 and "ping_p99_during_bulk_us" in lines[2]))
     r = subprocess.run([bench, "nonsense"], capture_output=True, text=True)
     checks.append(("unknown scenario exits 2", r.returncode == 2))
     for name, ok in checks:

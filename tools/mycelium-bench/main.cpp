@@ -15,6 +15,8 @@
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
 
+#include "transport_bench.hpp"
+
 #include <caf/all.hpp>
 
 #include <algorithm>
@@ -38,6 +40,11 @@ Scenarios:
   restart   crash-to-answering latency of a supervised actor that reloads a
             small state from SQLite (p50, p99 over N restarts), next to a
             baseline that spawns a plain CAF actor reading the same state.
+  transport the TLS transport between three processes on loopback: round
+            trip p50/p99, msg/s for 64 B and 64 KiB, MB/s for 1 MiB (with
+            the AEAD cipher's one-core limit), and the p99 ping on a second
+            connection during the bulk transfer; baseline: the same framing
+            and transport over plain TCP, in the same run.
 
 Each scenario runs its baseline in the same process run. --json prints one
 JSON object per line with "scenario", the figures, the baseline's figures and
@@ -249,6 +256,8 @@ int run_restart(bool as_json, int iterations) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string{argv[1]} == "transport-peer")
+    return bench::run_transport_peer(argc, argv);
   std::string scenario;
   bool as_json = false;
   int iterations = 2000;
@@ -274,9 +283,14 @@ int main(int argc, char** argv) {
     }
   }
   // Supervisors log every restart; a benchmark wants only its figures.
-  log::configure("bench", log::level::error, "");
+  log::configure("bench",
+                 std::getenv("MYCELIUM_BENCH_LOG") ? log::level::debug
+                                                   : log::level::error,
+                 "");
   if (scenario == "restart")
     return run_restart(as_json, iterations);
+  if (scenario == "transport")
+    return bench::run_transport(as_json, "/proc/self/exe");
   std::cerr << "mycelium-bench: "
             << (scenario.empty() ? "missing scenario"
                                  : "unknown scenario '" + scenario + "'")

@@ -57,6 +57,8 @@ using fault_atom = caf::atom_constant<caf::atom("fault")>;
 /// Internal: an outbound connect finished (fd) or failed (reason).
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
 using conn_fail_atom = caf::atom_constant<caf::atom("conn_fail")>;
+/// Internal: hand queued frames to their sockets (after a burst of sends).
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Internal: transport housekeeping timer.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// A console request (transport -> console) or reply (console ->

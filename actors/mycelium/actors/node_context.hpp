@@ -24,6 +24,9 @@ struct node_context {
   std::string boot;
   /// Wall-clock start of this boot, ms since the epoch.
   int64_t started_ms = 0;
+  /// NOT SECURE: transport without TLS; set only by `mycelium-bench
+  /// transport` for its plain-TCP baseline, never from a config file.
+  bool plaintext_for_benchmarks = false;
   /// Wall clock in ms (tests pass a fake one).
   std::function<int64_t()> wall_clock;
 };

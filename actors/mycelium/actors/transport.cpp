@@ -28,6 +28,8 @@ struct transport_state {
                                   std::chrono::steady_clock::time_point>>
       pings;
   uint64_t next_ping = 0;
+  /// A flush_atom is in the mailbox: sends until then are coalesced.
+  bool flush_pending = false;
 };
 
 using self_ptr = caf::io::stateful_broker<transport_state>*;
@@ -268,6 +270,9 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
   s.capabilities = {"console"};
   s.seeds = cfg.seeds;
   s.allow_fault_injection = cfg.allow_fault_injection;
+  s.plaintext_for_benchmarks = ctx->plaintext_for_benchmarks;
+  if (s.plaintext_for_benchmarks)
+    log::warning("transport", "PLAINTEXT connections (benchmark baseline)");
   st.core = std::make_unique<transport_core>(
       std::move(s), *ctx->identity,
       static_cast<uint64_t>(ctx->wall_clock()) ^ 0x7a11);
@@ -353,9 +358,19 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
       },
       [=](send_atom, const std::string& node, uint16_t kind,
           const std::string& payload) {
-        perform(self,
-                self->state.core->send(node, static_cast<wire::kind>(kind),
-                                       payload, self->clock().now()));
+        // Frames wait until the flush message queued behind every send now in
+        // the mailbox: a burst of sends leaves in few TLS records.
+        auto& st = self->state;
+        perform(self, st.core->send(node, static_cast<wire::kind>(kind),
+                                    payload, self->clock().now(), false));
+        if (!st.flush_pending) {
+          st.flush_pending = true;
+          self->send(self, flush_atom::value);
+        }
+      },
+      [=](flush_atom) {
+        self->state.flush_pending = false;
+        perform(self, self->state.core->flush_all(self->clock().now()));
       },
       [=](console_atom, uint64_t conn, const std::string& payload) {
         perform(self,

@@ -91,6 +91,8 @@ struct tls_channel::impl : Botan::TLS::Callbacks, Botan::Credentials_Manager {
   bool failed = false;
   /// The peer closed the channel gracefully (close_notify).
   bool peer_closed = false;
+  /// Pass-through without TLS (benchmark baseline only).
+  bool passthrough = false;
   Botan::AutoSeeded_RNG rng;
   Botan::TLS::Session_Manager_Noop sessions;
   std::unique_ptr<Botan::TLS::Channel> channel;
@@ -191,10 +193,24 @@ tls_channel::server(std::shared_ptr<const psk_table> accepted) {
   return ch;
 }
 
+std::unique_ptr<tls_channel> tls_channel::plaintext_for_benchmarks() {
+  static const psk_entry peer{"plaintext", "", "peer"};
+  auto st = std::make_unique<impl>();
+  st->passthrough = true;
+  st->active = true;
+  st->matched = &peer;
+  st->suite = "PLAINTEXT (benchmark baseline, no TLS)";
+  return std::unique_ptr<tls_channel>{new tls_channel(std::move(st))};
+}
+
 status tls_channel::received(const char* data, size_t size) {
   auto& st = *impl_;
   if (st.failed || st.peer_closed)
     return make_error(errc::not_established, "channel is closed");
+  if (st.passthrough) {
+    st.plain.append(data, size);
+    return ok();
+  }
   try {
     st.channel->received_data(reinterpret_cast<const uint8_t*>(data), size);
   } catch (const Botan::TLS::TLS_Exception& e) {
@@ -228,6 +244,10 @@ status tls_channel::send(const char* data, size_t size) {
   auto& st = *impl_;
   if (!st.active || st.failed)
     return make_error(errc::not_established, "channel is not established");
+  if (st.passthrough) {
+    st.out.append(data, size);
+    return ok();
+  }
   try {
     st.channel->send(reinterpret_cast<const uint8_t*>(data), size);
   } catch (const std::exception& e) {
@@ -241,7 +261,7 @@ status tls_channel::send(const char* data, size_t size) {
 void tls_channel::close() {
   auto& st = *impl_;
   try {
-    if (!st.failed && !st.peer_closed && st.channel)
+    if (!st.failed && !st.peer_closed && st.channel && !st.passthrough)
       st.channel->close();
   } catch (const std::exception&) {
     // closing anyway
@@ -286,6 +306,8 @@ result<std::string> tls_channel::exporter(const std::string& label,
                                           size_t length) const {
   if (!established())
     return make_error(errc::not_established, "no session to export from");
+  if (impl_->passthrough)
+    return std::string(length, '\0');
   try {
     auto key = impl_->channel->key_material_export(label, "", length);
     return std::string{key.begin(), key.end()};

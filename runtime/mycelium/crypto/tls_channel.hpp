@@ -51,6 +51,11 @@ public:
   static std::unique_ptr<tls_channel>
   server(std::shared_ptr<const psk_table> accepted);
 
+  /// NOT SECURE: a pass-through with the same interface and no TLS, the
+  /// plain-TCP baseline of `mycelium-bench transport`. Never reachable from a
+  /// config file.
+  static std::unique_ptr<tls_channel> plaintext_for_benchmarks();
+
   ~tls_channel();
 
   /// Feeds bytes received from the socket.

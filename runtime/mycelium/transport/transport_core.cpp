@@ -163,10 +163,18 @@ effects transport_core::on_accept(uint64_t conn, const std::string& address,
   c->id = conn;
   c->address = address;
   c->opened = now;
-  c->tls = crypto::tls_channel::server(psks_);
+  c->tls = settings_.plaintext_for_benchmarks
+               ? crypto::tls_channel::plaintext_for_benchmarks()
+               : crypto::tls_channel::server(psks_);
+  auto* raw = c.get();
   conns_.emplace(conn, std::move(c));
   ++stats_.accepted;
-  return {};
+  effects fx;
+  if (raw->tls->established()) { // the plaintext baseline
+    on_established_tls(*raw, fx, now);
+    flush(*raw, fx);
+  }
+  return fx;
 }
 
 effects transport_core::on_connected(uint64_t conn, const config::endpoint& to,
@@ -180,14 +188,18 @@ effects transport_core::on_connected(uint64_t conn, const config::endpoint& to,
   c->target = to.to_string();
   c->opened = now;
   auto& key = settings_.isolation_keys.front();
-  c->tls = crypto::tls_channel::client(peer_identity(settings_.network_id, key),
-                                       key);
+  c->tls = settings_.plaintext_for_benchmarks
+               ? crypto::tls_channel::plaintext_for_benchmarks()
+               : crypto::tls_channel::client(
+                     peer_identity(settings_.network_id, key), key);
   if (auto* t = target_for(c->target)) {
     t->connecting = false;
     t->conn = conn;
   }
   auto* raw = c.get();
   conns_.emplace(conn, std::move(c));
+  if (raw->tls->established()) // the plaintext baseline
+    on_established_tls(*raw, fx, now);
   flush(*raw, fx); // the ClientHello
   return fx;
 }
@@ -644,15 +656,24 @@ const fault_rule* transport_core::fault_for(const std::string& node) const {
 }
 
 effects transport_core::send(const std::string& node_id, wire::kind k,
-                             const std::string& payload, time_point now) {
+                             const std::string& payload, time_point now,
+                             bool flush_now) {
   effects fx;
-  enqueue(node_id, k, payload, fx, now);
+  enqueue(node_id, k, payload, fx, now, flush_now);
+  return fx;
+}
+
+effects transport_core::flush_all(time_point now) {
+  effects fx;
+  for (auto& [node, q] : queues_)
+    if (!q.empty())
+      flush_queue(node, fx, now);
   return fx;
 }
 
 void transport_core::enqueue(const std::string& node_id, wire::kind k,
                              const std::string& payload, effects& fx,
-                             time_point now) {
+                             time_point now, bool flush_now) {
   int copies = 1;
   if (auto* rule = fault_for(node_id)) {
     if (rule->block_out ||
@@ -685,7 +706,8 @@ void transport_core::enqueue(const std::string& node_id, wire::kind k,
     q.push_back({node_id, k, payload});
     bytes += payload.size();
   }
-  flush_queue(node_id, fx, now);
+  if (flush_now)
+    flush_queue(node_id, fx, now);
 }
 
 void transport_core::flush_queue(const std::string& node_id, effects& fx,

@@ -109,6 +109,9 @@ struct settings {
   std::vector<std::string> capabilities;
   std::vector<config::endpoint> seeds;
   bool allow_fault_injection = false;
+  /// NOT SECURE: connections without TLS, for the plain-TCP baseline of
+  /// `mycelium-bench transport` only (no config key reaches this).
+  bool plaintext_for_benchmarks = false;
 };
 
 /// PSK identity our nodes use for `key`: "<network_id>/<fingerprint>".
@@ -231,9 +234,14 @@ public:
   /// Timeouts, reconnects, delayed frames.
   effects on_tick(time_point now);
 
-  /// Queues a frame for peer `node_id`.
+  /// Queues a frame for peer `node_id`. With `flush_now` false the frame
+  /// waits for `flush_all`, so a burst of sends leaves in few TLS records.
   effects send(const std::string& node_id, wire::kind k,
-               const std::string& payload, time_point now);
+               const std::string& payload, time_point now,
+               bool flush_now = true);
+
+  /// Hands every queued frame to its connection (see `send`).
+  effects flush_all(time_point now);
 
   /// Answers on a console connection.
   effects reply(uint64_t conn, const std::string& payload, time_point now);
@@ -271,7 +279,8 @@ private:
   void write_frame(connection& c, wire::kind k, const std::string& payload);
   /// `send` into an existing step's effects (faults, queue bound, flush).
   void enqueue(const std::string& node_id, wire::kind k,
-               const std::string& payload, effects& fx, time_point now);
+               const std::string& payload, effects& fx, time_point now,
+               bool flush_now = true);
   void flush(connection& c, effects& fx);
   void flush_queue(const std::string& node_id, effects& fx, time_point now);
   void drop_connection(connection& c, effects& fx, time_point now);

@@ -441,3 +441,22 @@ TEST_CASE("a ping is answered with a pong carrying the same payload") {
   CHECK(net.nodes[a]->got[0].kind == wire::kind::pong);
   CHECK(net.nodes[a]->got[0].payload == "token-7");
 }
+
+TEST_CASE("the plaintext benchmark baseline speaks the same frames without "
+          "TLS") {
+  network net;
+  auto sa = make_settings("a");
+  sa.plaintext_for_benchmarks = true;
+  auto sb = make_settings("b");
+  sb.plaintext_for_benchmarks = true;
+  auto a = net.add(sa);
+  auto b = net.add(sb);
+  net.connect(a, b);
+  REQUIRE(net.core(a).peers().size() == 1);
+  net.apply(a, net.core(a).send(net.nodes[b]->id.node_id(), wire::kind::bench,
+                                "plain", net.now));
+  net.run();
+  REQUIRE(net.nodes[b]->got.size() == 1);
+  CHECK(net.core(a).connections(net.now)[0].cipher.find("PLAINTEXT") !=
+        std::string::npos);
+}

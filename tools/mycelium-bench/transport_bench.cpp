@@ -1,0 +1,423 @@
+#include "transport_bench.hpp"
+
+#include "mycelium/actors/messages.hpp"
+#include "mycelium/actors/node_context.hpp"
+#include "mycelium/actors/supervisor.hpp"
+#include "mycelium/actors/system_config.hpp"
+#include "mycelium/actors/transport.hpp"
+#include "mycelium/config/json.hpp"
+#include "mycelium/crypto/aead.hpp"
+#include "mycelium/system/log.hpp"
+#include "mycelium/wire/hello.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace mycelium::bench {
+
+namespace {
+
+using namespace mycelium::actors;
+using clock_type = std::chrono::steady_clock;
+constexpr auto bench_kind = static_cast<uint16_t>(wire::kind::bench);
+const char* key_hex =
+    "6d7963656c69756d2d62656e63682d6b65792d30303030303030303030303031";
+
+double percentile(std::vector<double> xs, double p) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto idx = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
+  return xs[std::min(idx, xs.size() - 1)];
+}
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// A node context for a bench endpoint (no database, fresh identity).
+std::shared_ptr<node_context> make_context(const std::string& name,
+                                           uint16_t port,
+                                           std::vector<config::endpoint> seeds,
+                                           bool plain) {
+  auto ctx = std::make_shared<node_context>();
+  auto& cfg = ctx->cfg;
+  cfg.name = name;
+  cfg.listen = {"127.0.0.1", port};
+  cfg.network_id = "bench";
+  cfg.isolation_key_hex = {key_hex};
+  cfg.seeds = std::move(seeds);
+  cfg.transport = config::transport_config::local();
+  cfg.transport.max_queue_bytes = 64 << 20;
+  ctx->identity = std::make_shared<const crypto::node_identity>(
+      crypto::node_identity::generate());
+  ctx->plaintext_for_benchmarks = plain;
+  ctx->boot = name;
+  ctx->wall_clock = [] { return log::wall_now_ms(); };
+  return ctx;
+}
+
+/// Spawns a supervisor over the transport and, optionally, more children.
+caf::actor spawn_endpoint(caf::actor_system& sys, node_context_ptr ctx,
+                          std::vector<child_spec> extra = {}) {
+  supervisor_options opts;
+  opts.name = ctx->cfg.name;
+  opts.children.push_back(transport_child(ctx));
+  for (auto& c : extra)
+    opts.children.push_back(std::move(c));
+  return spawn_supervisor(sys, std::move(opts));
+}
+
+/// The peer's bench actor: 'c' frames are counted, 'd' asks for the count,
+/// 'e' frames are echoed.
+caf::behavior echo(caf::event_based_actor* self) {
+  self->home_system().registry().put(caf::atom("bench"),
+                                     caf::actor_cast<caf::actor>(self));
+  auto count = std::make_shared<uint64_t>(0);
+  return {
+      [=](frame_atom, const std::string& from, uint16_t, std::string& payload) {
+        if (payload.empty())
+          return;
+        auto transport = self->home_system().registry().get<caf::actor>(
+            caf::atom("transport"));
+        switch (payload[0]) {
+        case 'c':
+          ++*count;
+          break;
+        case 'd':
+          self->send(transport, send_atom::value, from, bench_kind,
+                     "d" + std::to_string(*count));
+          break;
+        case 'e':
+          self->send(transport, send_atom::value, from, bench_kind,
+                     std::move(payload));
+          break;
+        }
+      },
+  };
+}
+
+struct peer_process {
+  pid_t pid = -1;
+  std::string node_id;
+  uint16_t port = 0;
+};
+
+peer_process start_peer(const char* self_exe, const std::string& name,
+                        bool plain) {
+  peer_process p;
+  p.port = free_port();
+  int out[2];
+  if (::pipe(out) != 0)
+    return p;
+  p.pid = ::fork();
+  if (p.pid == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::close(out[1]);
+    auto port = std::to_string(p.port);
+    ::execl(self_exe, self_exe, "transport-peer", name.c_str(), port.c_str(),
+            plain ? "plain" : "tls", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  // The peer prints "ready NODE_ID" once it listens.
+  std::string line;
+  char c;
+  while (::read(out[0], &c, 1) == 1 && c != '\n')
+    line += c;
+  ::close(out[0]);
+  if (line.rfind("ready ", 0) == 0)
+    p.node_id = line.substr(6);
+  return p;
+}
+
+void stop_peer(peer_process& p) {
+  if (p.pid > 0) {
+    ::kill(p.pid, SIGTERM);
+    int status = 0;
+    ::waitpid(p.pid, &status, 0);
+    p.pid = -1;
+  }
+}
+
+/// Figures of one mode (TLS or plain).
+struct figures {
+  std::vector<double> rtt_us;
+  /// payload size -> (messages per second, MB per second)
+  std::map<size_t, std::pair<double, double>> throughput;
+  std::vector<double> ping_idle_us;
+  std::vector<double> ping_bulk_us;
+  std::string cipher;
+  bool ok = false;
+  std::string error;
+};
+
+/// Sends `batches` batches of `per_batch` frames of `size` bytes to `peer`,
+/// two batches in flight; returns (msgs/s, MB/s).
+std::pair<double, double> blast(caf::scoped_actor& self,
+                                const caf::actor& transport,
+                                const std::string& peer, size_t size,
+                                int batches, int per_batch) {
+  std::string payload(size, 'x');
+  payload[0] = 'c';
+  auto t0 = clock_type::now();
+  int in_flight = 0;
+  int sent = 0;
+  auto send_batch = [&] {
+    for (int i = 0; i < per_batch; ++i)
+      self->send(transport, send_atom::value, peer, bench_kind, payload);
+    self->send(transport, send_atom::value, peer, bench_kind, std::string{"d"});
+    ++in_flight;
+    ++sent;
+  };
+  while (sent < batches && in_flight < 2)
+    send_batch();
+  bool ok = true;
+  while (in_flight > 0 && ok) {
+    self->receive(
+        [&](frame_atom, const std::string&, uint16_t, const std::string&) {
+          --in_flight;
+          if (sent < batches)
+            send_batch();
+        },
+        caf::after(std::chrono::seconds(30)) >> [&] { ok = false; });
+  }
+  auto secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+  auto msgs = static_cast<double>(batches) * per_batch;
+  return {ok ? msgs / secs : 0.0,
+          ok ? msgs * static_cast<double>(size) / secs / 1e6 : 0.0};
+}
+
+double ping_once(caf::scoped_actor& self, const caf::actor& transport,
+                 const std::string& peer) {
+  double rtt = -1;
+  self->request(transport, std::chrono::seconds(5), ping_atom::value, peer)
+      .receive([&](std::string& doc) { rtt = json::parse(doc)["rtt_us"]; },
+               [](caf::error&) {});
+  return rtt;
+}
+
+figures run_mode(const char* self_exe, bool plain) {
+  figures fig;
+  auto b = start_peer(self_exe, "bench-b", plain);
+  auto c = start_peer(self_exe, "bench-c", plain);
+  if (b.node_id.empty() || c.node_id.empty()) {
+    fig.error = "peer processes did not start";
+    stop_peer(b);
+    stop_peer(c);
+    return fig;
+  }
+  {
+    caf::actor_system_config cfg;
+    apply_runtime_defaults(cfg);
+    caf::actor_system sys{cfg};
+    caf::scoped_actor self{sys};
+    sys.registry().put(caf::atom("bench"), caf::actor{self});
+    auto ctx =
+        make_context("bench-a", free_port(),
+                     {{"127.0.0.1", b.port}, {"127.0.0.1", c.port}}, plain);
+    auto root = spawn_endpoint(sys, ctx);
+    caf::actor transport;
+    // Wait until both peers are connected (deadline 10 s).
+    for (int i = 0; i < 500 && !fig.ok; ++i) {
+      transport = sys.registry().get<caf::actor>(caf::atom("transport"));
+      if (transport) {
+        self->request(transport, std::chrono::seconds(1), peers_atom::value)
+            .receive(
+                [&](std::string& doc) {
+                  int up = 0;
+                  auto parsed = json::parse(doc);
+                  for (auto& conn : parsed["connections"])
+                    if (conn["phase"] == "established") {
+                      ++up;
+                      if (conn["node_id"] == b.node_id)
+                        fig.cipher = conn["cipher"];
+                    }
+                  fig.ok = up == 2;
+                },
+                [](caf::error&) {});
+      }
+      if (!fig.ok)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (fig.ok) {
+      for (int i = 0; i < 200; ++i) // warm-up
+        ping_once(self, transport, b.node_id);
+      for (int i = 0; i < 3000; ++i)
+        fig.rtt_us.push_back(ping_once(self, transport, b.node_id));
+      fig.throughput[64] = blast(self, transport, b.node_id, 64, 300, 1000);
+      fig.throughput[65536] = blast(self, transport, b.node_id, 65536, 100, 16);
+      for (int i = 0; i < 500; ++i)
+        fig.ping_idle_us.push_back(ping_once(self, transport, c.node_id));
+      // Bulk to B while a second connection (to C) is pinged.
+      std::atomic<bool> bulk_done{false};
+      std::vector<double> during;
+      std::thread pinger{[&] {
+        caf::scoped_actor pinger_self{sys};
+        while (!bulk_done)
+          during.push_back(ping_once(pinger_self, transport, c.node_id));
+      }};
+      fig.throughput[1 << 20] =
+          blast(self, transport, b.node_id, 1 << 20, 64, 4);
+      bulk_done = true;
+      pinger.join();
+      fig.ping_bulk_us = std::move(during);
+    } else {
+      fig.error = "peers did not connect";
+    }
+    self->send(root, shutdown_atom::value);
+    self->wait_for(root);
+  }
+  stop_peer(b);
+  stop_peer(c);
+  return fig;
+}
+
+/// One core sealing 1 MiB records with `cipher`: the TLS ceiling, MB/s.
+double aead_limit(const std::string& suite) {
+  auto algo = suite.find("CHACHA20") != std::string::npos  ? "ChaCha20Poly1305"
+              : suite.find("AES_128") != std::string::npos ? "AES-128/GCM"
+                                                           : "AES-256/GCM";
+  auto sealer = crypto::aead_sealer::make(algo);
+  if (!sealer)
+    return 0;
+  std::string record(1 << 20, 'x');
+  auto t0 = clock_type::now();
+  int n = 0;
+  while (clock_type::now() - t0 < std::chrono::seconds(1)) {
+    sealer->seal(record);
+    ++n;
+  }
+  auto secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+  return n * static_cast<double>(record.size()) / secs / 1e6;
+}
+
+} // namespace
+
+int run_transport(bool as_json, const char* self_exe) {
+  if (!as_json)
+    std::cerr << "transport: measuring TLS (3 processes)...\n";
+  auto tls = run_mode(self_exe, false);
+  if (!as_json)
+    std::cerr << "transport: measuring the plain-TCP baseline...\n";
+  auto plain = run_mode(self_exe, true);
+  if (!tls.ok || !plain.ok) {
+    std::cerr << "mycelium-bench: transport scenario failed: "
+              << (tls.ok ? plain.error : tls.error) << "\n";
+    return 1;
+  }
+  auto limit = aead_limit(tls.cipher);
+  for (size_t size : {size_t{64}, size_t{65536}, size_t{1} << 20}) {
+    auto [msgs, mbs] = tls.throughput[size];
+    auto [bmsgs, bmbs] = plain.throughput[size];
+    json out{{"scenario", "transport"},
+             {"payload_bytes", size},
+             {"cipher", tls.cipher},
+             {"msgs_per_s", msgs},
+             {"mb_per_s", mbs},
+             {"baseline", "same framing and transport over plain TCP"},
+             {"baseline_msgs_per_s", bmsgs},
+             {"baseline_mb_per_s", bmbs},
+             {"ratio", bmsgs > 0 ? msgs / bmsgs : 0.0}};
+    if (size == 64) {
+      auto p50 = percentile(tls.rtt_us, 0.5);
+      auto bp50 = percentile(plain.rtt_us, 0.5);
+      out["rtt_p50_us"] = p50;
+      out["rtt_p99_us"] = percentile(tls.rtt_us, 0.99);
+      out["baseline_rtt_p50_us"] = bp50;
+      out["baseline_rtt_p99_us"] = percentile(plain.rtt_us, 0.99);
+      out["rtt_ratio"] = bp50 > 0 ? p50 / bp50 : 0.0;
+    }
+    if (size == (size_t{1} << 20)) {
+      out["aead_limit_mb_s"] = limit;
+      out["ratio_to_aead_limit"] = limit > 0 ? mbs / limit : 0.0;
+      out["ping_p99_idle_us"] = percentile(tls.ping_idle_us, 0.99);
+      out["ping_p99_during_bulk_us"] = percentile(tls.ping_bulk_us, 0.99);
+      out["ping_samples_during_bulk"] = tls.ping_bulk_us.size();
+      out["baseline_ping_p99_during_bulk_us"] =
+          percentile(plain.ping_bulk_us, 0.99);
+    }
+    if (as_json) {
+      std::cout << out.dump() << "\n";
+      continue;
+    }
+    std::printf("transport %7zu B: %10.0f msg/s %8.1f MB/s | plain %10.0f "
+                "msg/s %8.1f MB/s | ratio %.2f\n",
+                size, msgs, mbs, bmsgs, bmbs, out["ratio"].get<double>());
+    if (size == 64)
+      std::printf("  round trip p50 %.1f us p99 %.1f us | plain p50 %.1f us "
+                  "p99 %.1f us | ratio %.2f\n",
+                  out["rtt_p50_us"].get<double>(),
+                  out["rtt_p99_us"].get<double>(),
+                  out["baseline_rtt_p50_us"].get<double>(),
+                  out["baseline_rtt_p99_us"].get<double>(),
+                  out["rtt_ratio"].get<double>());
+    if (size == (size_t{1} << 20))
+      std::printf("  AEAD limit (%s, one core) %.1f MB/s, ratio %.2f; ping "
+                  "on a 2nd connection p99 idle %.0f us, during bulk %.0f "
+                  "us\n",
+                  tls.cipher.c_str(), limit,
+                  out["ratio_to_aead_limit"].get<double>(),
+                  out["ping_p99_idle_us"].get<double>(),
+                  out["ping_p99_during_bulk_us"].get<double>());
+  }
+  return 0;
+}
+
+int run_transport_peer(int argc, char** argv) {
+  // transport-peer NAME PORT tls|plain
+  if (argc != 5)
+    return 2;
+  log::configure(argv[2], log::level::error, "");
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto ctx = make_context(argv[2], static_cast<uint16_t>(std::atoi(argv[3])),
+                          {}, std::string{argv[4]} == "plain");
+  caf::actor_system_config cfg;
+  apply_runtime_defaults(cfg);
+  caf::actor_system sys{cfg};
+  child_spec echo_spec;
+  echo_spec.id = "bench";
+  echo_spec.start = [](caf::event_based_actor* sup) {
+    return sup->spawn<caf::linked>(echo);
+  };
+  auto root = spawn_endpoint(sys, ctx, {echo_spec});
+  // Ready once the transport registered (it listens before registering).
+  for (int i = 0; i < 500; ++i) {
+    if (sys.registry().get<caf::actor>(caf::atom("transport")))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::printf("ready %s\n", ctx->identity->node_id().c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  caf::anon_send(root, shutdown_atom::value);
+  return 0;
+}
+
+} // namespace mycelium::bench
