@@ -64,6 +64,16 @@ transport_config transport_config::local() {
   return cfg;
 }
 
+membership_config membership_config::local() {
+  membership_config cfg;
+  cfg.probe_interval_ms = 200;
+  cfg.probe_timeout_ms = 100;
+  cfg.gossip_interval_ms = 50;
+  cfg.push_pull_interval_ms = 5000;
+  cfg.reconnect_interval_ms = 1000;
+  return cfg;
+}
+
 result<endpoint> parse_endpoint(const std::string& text) {
   auto fail = [&] {
     return error{"config", static_cast<uint8_t>(errc::bad_value),
@@ -361,6 +371,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     cfg.health = health_config::local();
     cfg.store = store_config::local();
     cfg.transport = transport_config::local();
+    cfg.membership = membership_config::local();
   } else if (cfg.profile != "lan") {
     throw config_failure{errc::bad_value, "profile",
                          "expected \"lan\" or \"local\", got \"" + cfg.profile +
@@ -465,6 +476,28 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     if (t.reconnect_max_ms < t.reconnect_initial_ms)
       throw config_failure{errc::bad_value, o.child("reconnect_max_ms"),
                            "expected at least reconnect_initial_ms"};
+  });
+  r.object("membership", [&](object_reader& o) {
+    auto& m = cfg.membership;
+    o.integer("probe_interval_ms", m.probe_interval_ms, 10, 600000);
+    o.integer("probe_timeout_ms", m.probe_timeout_ms, 5, 600000);
+    o.integer("indirect_checks", m.indirect_checks, 0, 32);
+    o.number("suspicion_alpha", m.suspicion_alpha, 0.5, 100);
+    o.number("suspicion_beta", m.suspicion_beta, 1, 100);
+    o.integer("suspicion_confirmations", m.suspicion_confirmations, 1, 100);
+    o.integer("retransmit_mult", m.retransmit_mult, 1, 100);
+    o.integer("gossip_interval_ms", m.gossip_interval_ms, 10, 600000);
+    o.integer("gossip_nodes", m.gossip_nodes, 0, 64);
+    o.integer("push_pull_interval_ms", m.push_pull_interval_ms, 100, 86400000);
+    o.integer("reconnect_interval_ms", m.reconnect_interval_ms, 100, 86400000);
+    o.integer("awareness_max", m.awareness_max, 0, 64);
+    o.integer("max_piggyback", m.max_piggyback, 1, 1024);
+    o.integer("retain_failed_ms", m.retain_failed_ms, 0,
+              int64_t{365} * 86400000);
+    if (m.probe_timeout_ms >= m.probe_interval_ms)
+      throw config_failure{errc::bad_value, o.child("probe_timeout_ms"),
+                           "expected less than probe_interval_ms (" +
+                               std::to_string(m.probe_interval_ms) + ")"};
   });
   r.object("store", [&](object_reader& o) {
     o.integer("busy_timeout_ms", cfg.store.busy_timeout_ms, 0, 600000);
