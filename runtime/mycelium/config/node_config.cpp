@@ -540,6 +540,12 @@ result<node_config> parse(const std::string& text, const std::string& path) {
       what = what.substr(pos);
     return fail(errc::syntax, "line " + std::to_string(line) + ", column " +
                                   std::to_string(column) + ": " + what);
+  } catch (const json::exception& e) {
+    // A number too large for any type, say: not a parse_error, but as bad.
+    std::string what = e.what();
+    if (auto pos = what.find("] "); pos != std::string::npos)
+      what = what.substr(pos + 2);
+    return fail(errc::syntax, "not valid JSON here: " + what);
   }
   node_config cfg;
   cfg.file = file;

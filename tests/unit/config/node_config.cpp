@@ -215,3 +215,13 @@ TEST_CASE("an unreadable config file is reported") {
   CHECK(cfg.err().message().find("/nonexistent/node.json") !=
         std::string::npos);
 }
+
+TEST_CASE("a number out of every range is a syntax error, not a crash") {
+  fixture f;
+  auto cfg = f.load("6888E8888");
+  REQUIRE_FALSE(cfg);
+  CHECK(code_of(cfg) == errc::syntax);
+  auto nested =
+      f.load(f.valid_body(R"(, "supervision": { "max_restarts": 1e999 })"));
+  REQUIRE_FALSE(nested);
+}
