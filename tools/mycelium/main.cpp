@@ -49,6 +49,8 @@ Commands:
   actors                 the supervision tree: state, restarts, uptime
   inspect ACTOR          one actor's state as JSON (e.g. health, transport)
   peers                  connections, negotiated version, bytes, rejections
+  members                the membership table: id, name, address, state,
+                         incarnation, time since last heard
   ping PEER              round trip to a connected peer through the transport
   kill ACTOR             crash an actor to exercise supervision
   fault partition PEER [in|out|both]
@@ -262,6 +264,23 @@ void print_actors(const json& rows) {
         str(r, "last_reason").c_str());
 }
 
+void print_members(const json& r) {
+  auto& me = r["self"];
+  std::cout << "self " << str(me, "name") << " (" << str(me, "id").substr(0, 8)
+            << ") incarnation " << str(me, "incarnation") << ", health score "
+            << str(r, "health_score") << "\n";
+  std::printf("%-10s %-12s %-22s %-8s %11s %11s\n", "ID", "NAME", "ADDRESS",
+              "STATE", "INCARNATION", "LAST HEARD");
+  for (auto& m : r["members"]) {
+    auto heard = m.value("last_heard_ms", int64_t{-1});
+    std::printf("%-10s %-12s %-22s %-8s %11s %11s\n",
+                str(m, "id").substr(0, 8).c_str(), str(m, "name").c_str(),
+                str(m, "address").c_str(), str(m, "state").c_str(),
+                str(m, "incarnation").c_str(),
+                heard < 0 ? "never" : (age(heard) + " ago").c_str());
+  }
+}
+
 void print_peers(const json& r) {
   std::cout << "node " << str(r, "node_id") << " listening on "
             << str(r, "listen") << "\n";
@@ -301,7 +320,8 @@ json make_request(const std::vector<std::string>& words) {
       throw usage("'" + cmd + "' takes " + std::to_string(n) + " argument" +
                   (n == 1 ? "" : "s"));
   };
-  if (cmd == "status" || cmd == "actors" || cmd == "peers") {
+  if (cmd == "status" || cmd == "actors" || cmd == "peers" ||
+      cmd == "members") {
     need(0);
   } else if (cmd == "inspect" || cmd == "kill" || cmd == "ping") {
     need(1);
@@ -370,6 +390,8 @@ int run_command(session& s, const std::vector<std::string>& words,
       print_actors(r);
     else if (cmd == "peers")
       print_peers(r);
+    else if (cmd == "members")
+      print_members(r);
     else if (cmd == "ping")
       std::cout << "pong from " << str(r, "peer").substr(0, 8) << " in "
                 << r.value("rtt_us", 0) << " us\n";

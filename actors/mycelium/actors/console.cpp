@@ -161,6 +161,8 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
     } else {
       relay_json(self, conn, root, status_atom::value, path);
     }
+  } else if (cmd == "members") {
+    relay_json(self, conn, lookup(self, "membership"), members_atom::value);
   } else if (cmd == "peers") {
     relay_json(self, conn, transport, peers_atom::value);
   } else if (cmd == "kill" && args.size() == 1) {

@@ -57,6 +57,15 @@ using fault_atom = caf::atom_constant<caf::atom("fault")>;
 /// Internal: an outbound connect finished (fd) or failed (reason).
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
 using conn_fail_atom = caf::atom_constant<caf::atom("conn_fail")>;
+/// A peer completed its handshake: (contact_atom, node_id, listen, name)
+/// from the transport to the membership actor.
+using contact_atom = caf::atom_constant<caf::atom("contact")>;
+/// Keep a connection to an address: (connect_atom, "host:port").
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
+/// Ask the membership actor for its member table (JSON text).
+using members_atom = caf::atom_constant<caf::atom("members")>;
+/// A membership event pushed to subscribers: (member_atom, event JSON).
+using member_atom = caf::atom_constant<caf::atom("member")>;
 /// Internal: hand queued frames to their sockets (after a burst of sends).
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Internal: transport housekeeping timer.

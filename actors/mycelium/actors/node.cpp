@@ -2,6 +2,7 @@
 
 #include "mycelium/actors/console.hpp"
 #include "mycelium/actors/health_monitor.hpp"
+#include "mycelium/actors/membership.hpp"
 #include "mycelium/actors/transport.hpp"
 
 #include <caf/all.hpp>
@@ -25,6 +26,7 @@ std::vector<child_spec> node_children(node_context_ptr ctx) {
   std::vector<child_spec> children;
   children.push_back(health_monitor_child(ctx));
   children.push_back(transport_child(ctx));
+  children.push_back(membership_child(ctx));
   children.push_back(console_child(ctx));
   return children;
 }

@@ -92,6 +92,8 @@ const char* handler_name(wire::kind k) {
     return "console";
   case wire::kind::bench:
     return "bench";
+  case wire::kind::membership:
+    return "membership";
   default:
     return nullptr;
   }
@@ -118,8 +120,13 @@ void perform(self_ptr self, transport::effects fx) {
     self->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self),
                                ep.host, ep.port,
                                st.ctx->cfg.transport.connect_timeout_ms);
-  for (auto& e : fx.events)
+  for (auto& e : fx.events) {
     log_event(e);
+    if (e.what == transport::event::type::peer_up)
+      if (auto m = self->home_system().registry().get<caf::actor>(
+              caf::atom("membership")))
+        self->send(m, contact_atom::value, e.node_id, e.listen, e.name);
+  }
   for (auto& d : fx.deliveries) {
     if (d.kind == wire::kind::pong) {
       auto i = st.pings.find(d.payload);
@@ -402,6 +409,10 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
             make_error(errc::refused, "no pong within 3 s (peer unreachable or "
                                       "traffic blocked)"));
         st.pings.erase(i);
+      },
+      [=](connect_atom, const std::string& address) {
+        if (auto ep = config::parse_endpoint(address))
+          self->state.core->add_target(*ep, self->clock().now());
       },
       [=](peers_atom) { return render_peers(self); },
       [=](status_atom) { return render_peers(self); },

@@ -322,8 +322,9 @@ effects swim_core::on_contact(const std::string& id, const std::string& address,
     m.info = {id, address, name, 0, state::alive};
     m.since = now;
     m.last_heard = now;
-    members_.emplace(id, std::move(m));
+    auto& added = members_.emplace(id, std::move(m)).first->second;
     ++live_;
+    fx.events.push_back({event::type::joined, added.info});
   }
   message msg;
   msg.kind = message::type::push_pull;

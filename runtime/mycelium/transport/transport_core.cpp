@@ -156,6 +156,16 @@ effects transport_core::start(time_point now) {
   return on_tick(now);
 }
 
+void transport_core::add_target(const config::endpoint& ep, time_point now) {
+  auto key = ep.to_string();
+  if (key == settings_.listen || targets_.count(key) != 0)
+    return;
+  auto t = std::make_unique<target>();
+  t->ep = ep;
+  t->next_try = now;
+  targets_.emplace(key, std::move(t));
+}
+
 effects transport_core::on_accept(uint64_t conn, const std::string& address,
                                   time_point now) {
   auto c = std::make_unique<connection>(
@@ -521,6 +531,7 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
   fx.events.push_back(
       {event::type::peer_up, h->node_id, h->name, c.address, reason::none,
        "protocol " + std::to_string(c.version) + ", " + c.tls->ciphersuite()});
+  fx.events.back().listen = h->listen;
   flush(c, fx);
   flush_queue(h->node_id, fx, now);
 }

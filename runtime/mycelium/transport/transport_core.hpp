@@ -156,6 +156,8 @@ struct event {
   std::string address;
   reason why = reason::none;
   std::string detail;
+  /// peer_up: the address the peer listens on (from its Hello).
+  std::string listen = {};
 };
 
 struct write_op {
@@ -209,6 +211,9 @@ public:
 
   /// Seeds to dial at start.
   effects start(time_point now);
+
+  /// Remembers `ep` as a peer to keep connected (learned from membership).
+  void add_target(const config::endpoint& ep, time_point now);
 
   /// A peer connected to us.
   effects on_accept(uint64_t conn, const std::string& address, time_point now);

@@ -29,6 +29,7 @@ enum class kind : uint16_t {
   ping = 5,
   pong = 6,
   bench = 7,
+  membership = 8,
 };
 
 struct hello {

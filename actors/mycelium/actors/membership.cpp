@@ -1,0 +1,206 @@
+#include "mycelium/actors/membership.hpp"
+
+#include "mycelium/actors/messages.hpp"
+#include "mycelium/config/json.hpp"
+#include "mycelium/membership/codec.hpp"
+#include "mycelium/store/state_store.hpp"
+#include "mycelium/system/log.hpp"
+#include "mycelium/wire/hello.hpp"
+
+#include <caf/all.hpp>
+
+#include <optional>
+
+namespace mycelium::actors {
+
+namespace {
+
+using membership::swim_core;
+
+struct membership_state {
+  static constexpr const char* name = "membership";
+  node_context_ptr ctx;
+  std::unique_ptr<swim_core> core;
+  std::optional<store::state_store> store;
+  std::vector<caf::actor> subscribers;
+};
+
+using self_ptr = caf::stateful_actor<membership_state>*;
+
+caf::actor transport_of(self_ptr self) {
+  return self->home_system().registry().get<caf::actor>(caf::atom("transport"));
+}
+
+json event_json(const membership::event& ev) {
+  return {{"event", membership::to_string(ev.what)},
+          {"id", ev.member.id},
+          {"name", ev.member.name},
+          {"address", ev.member.address},
+          {"incarnation", ev.member.incarnation},
+          {"state", membership::to_string(ev.member.st)}};
+}
+
+void perform(self_ptr self, membership::effects fx) {
+  auto& st = self->state;
+  if (fx.persist_incarnation) {
+    // Persist before anything announcing it leaves: a restart must never
+    // come back with a lower incarnation than the network has seen.
+    auto saved = st.store->save("membership", "incarnation",
+                                std::to_string(*fx.persist_incarnation));
+    if (!saved)
+      throw std::runtime_error("cannot persist incarnation: " +
+                               saved.err().to_string());
+    log::info("membership",
+              "incarnation is now " + std::to_string(*fx.persist_incarnation));
+  }
+  auto transport = transport_of(self);
+  for (auto& ev : fx.events) {
+    auto who = ev.member.name + " (" + ev.member.id.substr(0, 8) + ")";
+    auto what = std::string{membership::to_string(ev.what)};
+    if (ev.what == membership::event::type::failed ||
+        ev.what == membership::event::type::suspect)
+      log::warning("membership", who + " " + what + " at incarnation " +
+                                     std::to_string(ev.member.incarnation));
+    else
+      log::info("membership", who + " " + what + " at " + ev.member.address +
+                                  ", incarnation " +
+                                  std::to_string(ev.member.incarnation));
+    if (transport && !ev.member.address.empty() &&
+        (ev.what == membership::event::type::joined ||
+         ev.what == membership::event::type::recovered ||
+         ev.what == membership::event::type::address_changed))
+      self->send(transport, connect_atom::value, ev.member.address);
+    auto doc = event_json(ev).dump();
+    for (auto& sub : st.subscribers)
+      self->send(sub, member_atom::value, doc);
+  }
+  if (!transport)
+    return;
+  for (auto& out : fx.sends) {
+    self->send(transport, send_atom::value, out.to,
+               static_cast<uint16_t>(wire::kind::membership),
+               membership::encode(out.msg));
+  }
+}
+
+std::string render(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  json doc;
+  auto& me = st.core->self();
+  doc["self"] = {{"id", me.id},
+                 {"name", me.name},
+                 {"address", me.address},
+                 {"incarnation", me.incarnation}};
+  doc["health_score"] = st.core->health_score();
+  auto members = json::array();
+  for (auto& m : st.core->members())
+    members.push_back(
+        {{"id", m.info.id},
+         {"name", m.info.name},
+         {"address", m.info.address},
+         {"state", membership::to_string(m.info.st)},
+         {"incarnation", m.info.incarnation},
+         {"since_ms", to_ms(now - m.since)},
+         {"last_heard_ms",
+          m.last_heard == time_point{} ? -1 : to_ms(now - m.last_heard)}});
+  doc["members"] = members;
+  return doc.dump();
+}
+
+caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
+  keep_exception_text(self);
+  auto& st = self->state;
+  st.ctx = ctx;
+  auto store = store::state_store::open(ctx->db);
+  if (!store) {
+    self->quit(to_caf_error(store.err()));
+    return {};
+  }
+  st.store = std::move(*store);
+  uint64_t incarnation = 0;
+  auto saved = st.store->load("membership", "incarnation");
+  if (!saved) {
+    self->quit(to_caf_error(saved.err()));
+    return {};
+  }
+  if (saved->has_value())
+    incarnation = std::stoull((*saved)->value);
+  membership::update me{ctx->identity->node_id(), ctx->cfg.listen.to_string(),
+                        ctx->cfg.name, incarnation, membership::state::alive};
+  st.core = std::make_unique<swim_core>(
+      ctx->cfg.membership, me,
+      static_cast<uint64_t>(ctx->wall_clock()) ^ 0x5eed);
+  self->home_system().registry().put(caf::atom("membership"),
+                                     caf::actor_cast<caf::actor>(self));
+  log::info("membership",
+            "starting at incarnation " + std::to_string(incarnation));
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& subs = self->state.subscribers;
+    subs.erase(std::remove_if(subs.begin(), subs.end(),
+                              [&](const caf::actor& a) {
+                                return a.address() == msg.source;
+                              }),
+               subs.end());
+  });
+  // Peers connected before we (re)started: join through them.
+  if (auto t = transport_of(self))
+    self->request(t, std::chrono::seconds(5), peers_atom::value)
+        .then(
+            [=](std::string& text) {
+              auto doc = json::parse(text);
+              for (auto& c : doc["connections"])
+                if (c["phase"] == "established")
+                  perform(self, self->state.core->on_contact(
+                                    c["node_id"], c["listen"], c["name"],
+                                    self->clock().now()));
+            },
+            [](caf::error&) {});
+  auto tick = std::chrono::milliseconds(
+      std::max<int64_t>(10, ctx->cfg.membership.probe_timeout_ms / 4));
+  self->send(self, tick_atom::value);
+  return {
+      [=](tick_atom) {
+        perform(self, self->state.core->on_tick(self->clock().now()));
+        self->delayed_send(self, tick, tick_atom::value);
+      },
+      [=](frame_atom, const std::string& from, uint16_t,
+          const std::string& payload) {
+        auto msg = membership::decode(payload);
+        if (!msg) {
+          log::warning("membership", "bad message from " + from.substr(0, 8) +
+                                         ": " + msg.err().message());
+          return;
+        }
+        perform(self,
+                self->state.core->on_message(from, *msg, self->clock().now()));
+      },
+      [=](contact_atom, const std::string& id, const std::string& listen,
+          const std::string& name) {
+        perform(self, self->state.core->on_contact(id, listen, name,
+                                                   self->clock().now()));
+      },
+      [=](subscribe_atom) {
+        auto sub = caf::actor_cast<caf::actor>(self->current_sender());
+        if (sub) {
+          self->state.subscribers.push_back(sub);
+          self->monitor(sub);
+        }
+      },
+      [=](members_atom) { return render(self); },
+      [=](status_atom) { return render(self); },
+  };
+}
+
+} // namespace
+
+child_spec membership_child(node_context_ptr ctx) {
+  child_spec spec;
+  spec.id = "membership";
+  spec.start = [ctx](caf::event_based_actor* sup) {
+    return sup->spawn<caf::linked>(membership_impl, ctx);
+  };
+  return spec;
+}
+
+} // namespace mycelium::actors
