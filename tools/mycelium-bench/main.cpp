@@ -15,6 +15,7 @@
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
 
+#include "membership_bench.hpp"
 #include "transport_bench.hpp"
 
 #include <caf/all.hpp>
@@ -34,7 +35,7 @@ using clock_type = std::chrono::steady_clock;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 
 const char* usage_text =
-    R"(usage: mycelium-bench SCENARIO [--json] [--iterations N]
+    R"(usage: mycelium-bench SCENARIO [--json] [--iterations N] [--trials N]
 
 Scenarios:
   restart   crash-to-answering latency of a supervised actor that reloads a
@@ -45,6 +46,9 @@ Scenarios:
             the AEAD cipher's one-core limit), and the p99 ping on a second
             connection during the bulk transfer; baseline: the same framing
             and transport over plain TCP, in the same run.
+  membership failure detection between 5 myceliumd processes (lan profile):
+            time until every other node marks a SIGSTOPped member failed,
+            and the same after kill -9, p50 and max over --trials (10).
 
 Each scenario runs its baseline in the same process run. --json prints one
 JSON object per line with "scenario", the figures, the baseline's figures and
@@ -261,6 +265,7 @@ int main(int argc, char** argv) {
   std::string scenario;
   bool as_json = false;
   int iterations = 2000;
+  int trials = 10;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -274,6 +279,8 @@ int main(int argc, char** argv) {
         std::cerr << "mycelium-bench: --iterations needs a positive number\n";
         return 2;
       }
+    } else if (arg == "--trials" && i + 1 < argc) {
+      trials = std::max(1, std::atoi(argv[++i]));
     } else if (scenario.empty() && arg.rfind("--", 0) != 0) {
       scenario = arg;
     } else {
@@ -291,6 +298,8 @@ int main(int argc, char** argv) {
     return run_restart(as_json, iterations);
   if (scenario == "transport")
     return bench::run_transport(as_json, "/proc/self/exe");
+  if (scenario == "membership")
+    return bench::run_membership(as_json, trials, "/proc/self/exe");
   std::cerr << "mycelium-bench: "
             << (scenario.empty() ? "missing scenario"
                                  : "unknown scenario '" + scenario + "'")

@@ -137,7 +137,10 @@ duration swim_core::suspicion_timeout(const member_state& m) const {
 }
 
 void swim_core::broadcast(const update& u) {
+  if (auto i = broadcasts_.find(u.id); i != broadcasts_.end())
+    by_count_.erase({i->second.second, u.id});
   broadcasts_[u.id] = {u, 0};
+  by_count_.insert({0, u.id});
 }
 
 void swim_core::send(const std::string& to, message msg, effects& fx,
@@ -147,25 +150,24 @@ void swim_core::send(const std::string& to, message msg, effects& fx,
     auto n = static_cast<double>(alive_count() + 2);
     auto limit =
         cfg_.retransmit_mult * static_cast<int64_t>(std::ceil(std::log10(n)));
+    auto max = static_cast<size_t>(cfg_.max_piggyback);
     // Least-sent first; the update about the receiver leads (Lifeguard:
     // a suspected node hears of it at once and refutes).
     std::vector<std::string> ids;
     if (!lead.empty() && broadcasts_.count(lead) != 0)
       ids.push_back(lead);
-    std::vector<std::pair<int64_t, std::string>> rest;
-    for (auto& [id, b] : broadcasts_)
-      if (id != lead)
-        rest.emplace_back(b.second, id);
-    std::sort(rest.begin(), rest.end());
-    for (auto& [count, id] : rest)
-      ids.push_back(id);
+    for (auto i = by_count_.begin(); i != by_count_.end() && ids.size() < max;
+         ++i)
+      if (i->second != lead)
+        ids.push_back(i->second);
     for (auto& id : ids) {
-      if (msg.updates.size() >= static_cast<size_t>(cfg_.max_piggyback))
-        break;
       auto& b = broadcasts_[id];
       msg.updates.push_back(b.first);
+      by_count_.erase({b.second, id});
       if (++b.second >= limit)
         broadcasts_.erase(id);
+      else
+        by_count_.insert({b.second, id});
     }
   }
   std::string address;
@@ -180,21 +182,35 @@ void swim_core::send(const std::string& to, message msg, effects& fx,
 std::vector<std::string>
 swim_core::random_members(size_t k, const std::set<std::string>& skip,
                           bool alive_only) {
-  std::vector<std::string> pool;
-  for (auto& [id, m] : members_) {
-    if (skip.count(id) != 0)
-      continue;
-    if (m.info.st == state::alive ||
-        (!alive_only && m.info.st == state::suspect))
-      pool.push_back(id);
+  // Sampling by index keeps this O(k) on big tables; when few members
+  // qualify, fall back to a full scan so none is missed.
+  std::vector<std::string> out;
+  auto fits = [&](const std::string& id) {
+    if (skip.count(id) != 0
+        || std::find(out.begin(), out.end(), id) != out.end())
+      return false;
+    auto st = members_.at(id).info.st;
+    return st == state::alive || (!alive_only && st == state::suspect);
+  };
+  if (index_.size() > 4 * (k + skip.size()) + 16) {
+    for (size_t tries = 0; tries < 4 * k + 8 && out.size() < k; ++tries) {
+      auto& id = index_[rng_.next_below(index_.size())];
+      if (fits(id))
+        out.push_back(id);
+    }
+    if (out.size() == k)
+      return out;
   }
-  for (size_t i = 0; i < pool.size() && i < k; ++i) {
+  std::vector<std::string> pool;
+  for (auto& id : index_)
+    if (fits(id))
+      pool.push_back(id);
+  for (size_t i = 0; i < pool.size() && out.size() < k; ++i) {
     auto j = i + rng_.next_below(pool.size() - i);
     std::swap(pool[i], pool[j]);
+    out.push_back(pool[i]);
   }
-  if (pool.size() > k)
-    pool.resize(k);
-  return pool;
+  return out;
 }
 
 std::vector<update> swim_core::full_state() const {
@@ -277,6 +293,7 @@ void swim_core::apply(const update& u, const std::string& from, time_point now,
       suspects_.insert(u.id);
     live_ += is_live(u.st) ? 1 : 0;
     auto& added = members_.emplace(u.id, std::move(m)).first->second;
+    index_.push_back(u.id);
     if (u.st == state::alive || u.st == state::suspect) {
       fx.events.push_back({event::type::joined, added.info});
       broadcast(u);
@@ -323,6 +340,7 @@ effects swim_core::on_contact(const std::string& id, const std::string& address,
     m.since = now;
     m.last_heard = now;
     auto& added = members_.emplace(id, std::move(m)).first->second;
+    index_.push_back(id);
     ++live_;
     fx.events.push_back({event::type::joined, added.info});
   }
@@ -524,7 +542,14 @@ effects swim_core::on_tick(time_point now) {
     auto st = i->second.info.st;
     if ((st == state::failed || st == state::left) &&
         now - i->second.since > retain)
+    {
+      auto pos = std::find(index_.begin(), index_.end(), i->first);
+      if (pos != index_.end()) {
+        *pos = index_.back();
+        index_.pop_back();
+      }
       i = members_.erase(i);
+    }
     else
       ++i;
   }
@@ -553,6 +578,14 @@ std::vector<member_view> swim_core::members() const {
   for (auto& [id, m] : members_)
     out.push_back({m.info, m.since, m.last_heard});
   return out;
+}
+
+std::optional<std::pair<state, uint64_t>>
+swim_core::state_of(const std::string& id) const {
+  auto i = members_.find(id);
+  if (i == members_.end())
+    return std::nullopt;
+  return std::make_pair(i->second.info.st, i->second.info.incarnation);
 }
 
 const member_view* swim_core::find(const std::string& id) const {

@@ -147,6 +147,10 @@ public:
   std::vector<member_view> members() const;
   const member_view* find(const std::string& id) const;
 
+  /// State and incarnation of a member, without copying its strings.
+  std::optional<std::pair<state, uint64_t>>
+  state_of(const std::string& id) const;
+
   /// Members in `st` (self excluded).
   size_t count(state st) const;
 
@@ -186,6 +190,8 @@ private:
   prng rng_;
   bool lifeguard_;
   std::map<std::string, member_state> members_;
+  /// The keys of `members_`, for sampling by index.
+  std::vector<std::string> index_;
   /// Shuffled probe order and position in it.
   std::vector<std::string> order_;
   size_t next_ = 0;
@@ -198,8 +204,10 @@ private:
   /// Members alive or suspect (kept, not counted, for big tables).
   size_t live_ = 0;
   time_point next_retention_{};
-  /// Pending updates and how often each was sent.
+  /// Pending updates and how often each was sent, and the same ordered by
+  /// that count (least sent first).
   std::map<std::string, std::pair<update, int64_t>> broadcasts_;
+  std::set<std::pair<int64_t, std::string>> by_count_;
   uint32_t seq_ = 0;
   int64_t score_ = 0;
   uint64_t sent_ = 0;
