@@ -131,9 +131,9 @@ int run_membership(bool as_json, int trials, const char* self_exe) {
   char dir_template[] = "/tmp/mycelium-bench-members-XXXXXX";
   std::string dir = ::mkdtemp(dir_template);
   std::ofstream{dir + "/net.key"}
-    << "6d7963656c69756d2d62656e63682d6b65792d30303030303030303030303032\n";
+      << "6d7963656c69756d2d62656e63682d6b65792d30303030303030303030303032\n";
   std::ofstream{dir + "/admin.key"}
-    << "6d7963656c69756d2d62656e63682d61646d696e2d3030303030303030303033\n";
+      << "6d7963656c69756d2d62656e63682d61646d696e2d3030303030303030303033\n";
   std::vector<node> nodes(5);
   std::vector<std::string> seeds;
   std::vector<uint16_t> ports;
@@ -159,8 +159,7 @@ int run_membership(bool as_json, int trials, const char* self_exe) {
   }
   auto everyone_alive = [&] {
     for (auto& subject : nodes)
-      if (wait_all(console, nodes, subject, "alive", clock_type::now(), 30)
-          < 0)
+      if (wait_all(console, nodes, subject, "alive", clock_type::now(), 30) < 0)
         return false;
     return true;
   };
@@ -233,8 +232,7 @@ int run_membership(bool as_json, int trials, const char* self_exe) {
   if (as_json) {
     std::cout << out.dump() << "\n";
   } else {
-    std::printf("membership: 5 nodes, lan profile, %zu trials\n",
-                hang.size());
+    std::printf("membership: 5 nodes, lan profile, %zu trials\n", hang.size());
     std::printf("  hang (SIGSTOP) detected by all: p50 %.2f s, max %.2f s\n",
                 percentile(hang, 0.5), percentile(hang, 1.0));
     std::printf("  kill -9 detected by all:       p50 %.2f s, max %.2f s\n",

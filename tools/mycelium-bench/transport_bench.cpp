@@ -262,28 +262,52 @@ figures run_mode(const char* self_exe, bool plain) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (fig.ok) {
-      for (int i = 0; i < 200; ++i) // warm-up
-        ping_once(self, transport, b.node_id);
-      for (int i = 0; i < 3000; ++i)
-        fig.rtt_us.push_back(ping_once(self, transport, b.node_id));
+      // A ping that fails (3 s without a pong) ends the scenario: better an
+      // error than hours of timeouts.
+      auto measure = [&](const std::string& peer, int n,
+                         std::vector<double>* out) {
+        for (int i = 0; i < n; ++i) {
+          auto rtt = ping_once(self, transport, peer);
+          if (rtt < 0)
+            return false;
+          if (out != nullptr)
+            out->push_back(rtt);
+        }
+        return true;
+      };
+      if (!measure(b.node_id, 200, nullptr) // warm-up
+          || !measure(b.node_id, 3000, &fig.rtt_us)) {
+        fig.ok = false;
+        fig.error = "a ping went unanswered";
+      }
+    }
+    if (fig.ok) {
       fig.throughput[64] = blast(self, transport, b.node_id, 64, 300, 1000);
       fig.throughput[65536] = blast(self, transport, b.node_id, 65536, 100, 16);
       for (int i = 0; i < 500; ++i)
-        fig.ping_idle_us.push_back(ping_once(self, transport, c.node_id));
+        if (auto rtt = ping_once(self, transport, c.node_id); rtt >= 0)
+          fig.ping_idle_us.push_back(rtt);
       // Bulk to B while a second connection (to C) is pinged.
       std::atomic<bool> bulk_done{false};
       std::vector<double> during;
       std::thread pinger{[&] {
         caf::scoped_actor pinger_self{sys};
         while (!bulk_done)
-          during.push_back(ping_once(pinger_self, transport, c.node_id));
+          if (auto rtt = ping_once(pinger_self, transport, c.node_id); rtt >= 0)
+            during.push_back(rtt);
       }};
       fig.throughput[1 << 20] =
           blast(self, transport, b.node_id, 1 << 20, 64, 4);
       bulk_done = true;
       pinger.join();
       fig.ping_bulk_us = std::move(during);
-    } else {
+      for (auto& [size, figure] : fig.throughput)
+        if (figure.first <= 0) {
+          fig.ok = false;
+          fig.error = "the " + std::to_string(size) +
+                      " B transfer stalled (no count reply within 30 s)";
+        }
+    } else if (fig.error.empty()) {
       fig.error = "peers did not connect";
     }
     self->send(root, shutdown_atom::value);

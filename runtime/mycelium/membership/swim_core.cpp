@@ -186,8 +186,8 @@ swim_core::random_members(size_t k, const std::set<std::string>& skip,
   // qualify, fall back to a full scan so none is missed.
   std::vector<std::string> out;
   auto fits = [&](const std::string& id) {
-    if (skip.count(id) != 0
-        || std::find(out.begin(), out.end(), id) != out.end())
+    if (skip.count(id) != 0 ||
+        std::find(out.begin(), out.end(), id) != out.end())
       return false;
     auto st = members_.at(id).info.st;
     return st == state::alive || (!alive_only && st == state::suspect);
@@ -541,16 +541,14 @@ effects swim_core::on_tick(time_point now) {
   for (auto i = members_.begin(); i != members_.end();) {
     auto st = i->second.info.st;
     if ((st == state::failed || st == state::left) &&
-        now - i->second.since > retain)
-    {
+        now - i->second.since > retain) {
       auto pos = std::find(index_.begin(), index_.end(), i->first);
       if (pos != index_.end()) {
         *pos = index_.back();
         index_.pop_back();
       }
       i = members_.erase(i);
-    }
-    else
+    } else
       ++i;
   }
   return fx;

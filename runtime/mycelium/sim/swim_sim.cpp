@@ -276,8 +276,8 @@ private:
           if (why != nullptr)
             *why = ids_[i] + " sees " + ids_[j] + " as " +
                    (m ? std::string{membership::to_string(m->first)} +
-                            " (incarnation " +
-                            std::to_string(m->second) + ", its own " +
+                            " (incarnation " + std::to_string(m->second) +
+                            ", its own " +
                             std::to_string(nodes_[j]->self().incarnation) + ")"
                       : std::string{"unknown"});
           return false;
