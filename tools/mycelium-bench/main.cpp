@@ -15,6 +15,7 @@
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
 
+#include "common.hpp"
 #include "membership_bench.hpp"
 #include "transport_bench.hpp"
 
@@ -31,6 +32,7 @@ namespace {
 
 using namespace mycelium;
 using namespace mycelium::actors;
+using mycelium::bench::percentile;
 using clock_type = std::chrono::steady_clock;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 
@@ -54,14 +56,6 @@ Each scenario runs its baseline in the same process run. --json prints one
 JSON object per line with "scenario", the figures, the baseline's figures and
 "ratio". Exit codes: 0 success, 1 the scenario failed, 2 usage error.
 )";
-
-double percentile(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto idx = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(idx, xs.size() - 1)];
-}
 
 double micros(clock_type::duration d) {
   return std::chrono::duration<double, std::micro>(d).count();

@@ -1,5 +1,6 @@
 #include "membership_bench.hpp"
 
+#include "common.hpp"
 #include "mycelium/config/json.hpp"
 
 #include <algorithm>
@@ -30,18 +31,6 @@ struct node {
 
 std::string folder_of(const std::string& path) {
   return path.substr(0, path.rfind('/'));
-}
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 void start(node& n, const std::string& daemon) {
@@ -107,14 +96,6 @@ double wait_all(const std::string& console, const std::vector<node>& nodes,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return -1;
-}
-
-double percentile(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return -1;
-  std::sort(xs.begin(), xs.end());
-  auto idx = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(idx, xs.size() - 1)];
 }
 
 } // namespace

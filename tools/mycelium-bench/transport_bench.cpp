@@ -1,5 +1,6 @@
 #include "transport_bench.hpp"
 
+#include "common.hpp"
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/node_context.hpp"
 #include "mycelium/actors/supervisor.hpp"
@@ -34,26 +35,6 @@ using clock_type = std::chrono::steady_clock;
 constexpr auto bench_kind = static_cast<uint16_t>(wire::kind::bench);
 const char* key_hex =
     "6d7963656c69756d2d62656e63682d6b65792d30303030303030303030303031";
-
-double percentile(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto idx = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(idx, xs.size() - 1)];
-}
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 /// A node context for a bench endpoint (no database, fresh identity).
 std::shared_ptr<node_context> make_context(const std::string& name,

@@ -1,5 +1,7 @@
 #include "mycelium/actors/console.hpp"
 
+#include "mycelium/actors/worker_child.hpp"
+
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/config/json.hpp"
 #include "mycelium/system/log.hpp"
@@ -203,12 +205,7 @@ caf::behavior console_impl(self_ptr self, node_context_ptr ctx) {
 } // namespace
 
 child_spec console_child(node_context_ptr ctx) {
-  child_spec spec;
-  spec.id = "console";
-  spec.start = [ctx](caf::event_based_actor* sup) {
-    return sup->spawn<caf::linked>(console_impl, ctx);
-  };
-  return spec;
+  return worker_child("console", console_impl, std::move(ctx));
 }
 
 } // namespace mycelium::actors

@@ -134,9 +134,9 @@ std::string status_file_path(const std::string& data_dir) {
 }
 
 child_spec health_monitor_child(node_context_ptr ctx) {
+  // The monitor subscribes to the supervisor that starts it (the root).
   child_spec spec;
   spec.id = "health";
-  spec.restart = supervision::restart_type::permanent;
   spec.start = [ctx](caf::event_based_actor* sup) {
     return sup->spawn<caf::linked>(health_impl, ctx,
                                    caf::actor_cast<caf::actor>(sup));

@@ -1,5 +1,7 @@
 #include "mycelium/actors/membership.hpp"
 
+#include "mycelium/actors/worker_child.hpp"
+
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/config/json.hpp"
 #include "mycelium/membership/codec.hpp"
@@ -195,12 +197,7 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
 } // namespace
 
 child_spec membership_child(node_context_ptr ctx) {
-  child_spec spec;
-  spec.id = "membership";
-  spec.start = [ctx](caf::event_based_actor* sup) {
-    return sup->spawn<caf::linked>(membership_impl, ctx);
-  };
-  return spec;
+  return worker_child("membership", membership_impl, std::move(ctx));
 }
 
 } // namespace mycelium::actors
