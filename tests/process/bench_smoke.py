@@ -22,7 +22,10 @@ def main():
         checks.append((f"restart prints {field}", field in doc))
     checks.append(("restart measured 50 restarts", doc.get("restarts") == 50))
     checks.append(("figures are positive", all(doc.get(f, 0) > 0 for f in ["p50_us", "baseline_p50_us", "ratio"])))
-    r = subprocess.run([bench, "transport", "--json"], capture_output=True, text=True, timeout=300)
+    # A few round trips and small transfers: this checks the output, not the
+    # speed, and must finish on a loaded 2-core CI machine.
+    r = subprocess.run([bench, "transport", "--json", "--iterations", "150"],
+                       capture_output=True, text=True, timeout=240)
     checks.append(("transport exits 0", r.returncode == 0))
     lines = [json.loads(l) for l in r.stdout.strip().splitlines()] if r.returncode == 0 else []
     checks.append(("transport prints one object per payload size",

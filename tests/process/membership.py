@@ -49,6 +49,14 @@ def test_kill_9_is_detected_and_the_restart_rejoins_higher(binary, tmp, nodes):
     others = [n for n in ns if n is not victim]
     wait_for("everyone to see the killed node failed",
              lambda: all_see(others, victim.name, "failed"), timeout=20)
+
+    # The health monitor follows membership: the node is degraded, and why.
+    def health():
+        rc, _, _, doc = ns[0].console("--json", "status")
+        return doc["result"] if rc == 0 else {}
+    wait_for("status to count the failed member",
+             lambda: health().get("members", {}).get("failed") == 1)
+    assert any(victim.name in r and "failed" in r for r in health()["health"]["reasons"])
     victim.start()
     wait_for("everyone to see it alive again",
              lambda: all_see(others, victim.name, "alive"), timeout=30)

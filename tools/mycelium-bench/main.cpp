@@ -260,6 +260,7 @@ int main(int argc, char** argv) {
   bool as_json = false;
   int iterations = 2000;
   int trials = 10;
+  bool iterations_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -269,6 +270,7 @@ int main(int argc, char** argv) {
       as_json = true;
     } else if (arg == "--iterations" && i + 1 < argc) {
       iterations = std::atoi(argv[++i]);
+      iterations_set = true;
       if (iterations < 1) {
         std::cerr << "mycelium-bench: --iterations needs a positive number\n";
         return 2;
@@ -291,7 +293,8 @@ int main(int argc, char** argv) {
   if (scenario == "restart")
     return run_restart(as_json, iterations);
   if (scenario == "transport")
-    return bench::run_transport(as_json, "/proc/self/exe");
+    return bench::run_transport(as_json, "/proc/self/exe",
+                                iterations_set ? iterations : 3000);
   if (scenario == "membership")
     return bench::run_membership(as_json, trials, "/proc/self/exe");
   std::cerr << "mycelium-bench: "

@@ -134,12 +134,20 @@ peer_process start_peer(const char* self_exe, const std::string& name,
 }
 
 void stop_peer(peer_process& p) {
-  if (p.pid > 0) {
-    ::kill(p.pid, SIGTERM);
-    int status = 0;
-    ::waitpid(p.pid, &status, 0);
-    p.pid = -1;
+  if (p.pid <= 0)
+    return;
+  ::kill(p.pid, SIGTERM);
+  // A peer that does not stop within 5 s is killed: the bench must end.
+  for (int i = 0; i < 500; ++i) {
+    if (::waitpid(p.pid, nullptr, WNOHANG) == p.pid) {
+      p.pid = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  ::kill(p.pid, SIGKILL);
+  ::waitpid(p.pid, nullptr, 0);
+  p.pid = -1;
 }
 
 /// Figures of one mode (TLS or plain).
@@ -199,7 +207,9 @@ double ping_once(caf::scoped_actor& self, const caf::actor& transport,
   return rtt;
 }
 
-figures run_mode(const char* self_exe, bool plain) {
+figures run_mode(const char* self_exe, bool plain, int pings) {
+  // Transfer sizes scale with the ping count (3000 by default).
+  auto scale = [&](int n) { return std::max(2, n * pings / 3000); };
   figures fig;
   auto b = start_peer(self_exe, "bench-b", plain);
   auto c = start_peer(self_exe, "bench-c", plain);
@@ -257,14 +267,16 @@ figures run_mode(const char* self_exe, bool plain) {
         return true;
       };
       if (!measure(b.node_id, 200, nullptr) // warm-up
-          || !measure(b.node_id, 3000, &fig.rtt_us)) {
+          || !measure(b.node_id, pings, &fig.rtt_us)) {
         fig.ok = false;
         fig.error = "a ping went unanswered";
       }
     }
     if (fig.ok) {
-      fig.throughput[64] = blast(self, transport, b.node_id, 64, 300, 1000);
-      fig.throughput[65536] = blast(self, transport, b.node_id, 65536, 100, 16);
+      fig.throughput[64] =
+          blast(self, transport, b.node_id, 64, scale(300), 1000);
+      fig.throughput[65536] =
+          blast(self, transport, b.node_id, 65536, scale(100), 16);
       for (int i = 0; i < 500; ++i)
         if (auto rtt = ping_once(self, transport, c.node_id); rtt >= 0)
           fig.ping_idle_us.push_back(rtt);
@@ -278,7 +290,7 @@ figures run_mode(const char* self_exe, bool plain) {
             during.push_back(rtt);
       }};
       fig.throughput[1 << 20] =
-          blast(self, transport, b.node_id, 1 << 20, 64, 4);
+          blast(self, transport, b.node_id, 1 << 20, scale(64), 4);
       bulk_done = true;
       pinger.join();
       fig.ping_bulk_us = std::move(during);
@@ -320,13 +332,13 @@ double aead_limit(const std::string& suite) {
 
 } // namespace
 
-int run_transport(bool as_json, const char* self_exe) {
+int run_transport(bool as_json, const char* self_exe, int pings) {
   if (!as_json)
     std::cerr << "transport: measuring TLS (3 processes)...\n";
-  auto tls = run_mode(self_exe, false);
+  auto tls = run_mode(self_exe, false, pings);
   if (!as_json)
     std::cerr << "transport: measuring the plain-TCP baseline...\n";
-  auto plain = run_mode(self_exe, true);
+  auto plain = run_mode(self_exe, true, pings);
   if (!tls.ok || !plain.ok) {
     std::cerr << "mycelium-bench: transport scenario failed: "
               << (tls.ok ? plain.error : tls.error) << "\n";
@@ -421,6 +433,7 @@ int run_transport_peer(int argc, char** argv) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
+  alarm(10); // never outlive a hung shutdown
   caf::anon_send(root, shutdown_atom::value);
   return 0;
 }

@@ -6,7 +6,8 @@
 namespace mycelium::bench {
 
 /// Runs the scenario; prints one line (or JSON object) per payload size.
-int run_transport(bool as_json, const char* self_exe);
+/// `pings` round trips are measured; transfer sizes scale with it.
+int run_transport(bool as_json, const char* self_exe, int pings);
 
 /// The peer process: a transport plus an echo/count actor (internal mode,
 /// started by `run_transport`).

@@ -1,6 +1,7 @@
 #include "mycelium/actors/health_monitor.hpp"
 
 #include "mycelium/actors/messages.hpp"
+#include "mycelium/config/json.hpp"
 #include "mycelium/health/health_store.hpp"
 #include "mycelium/health/resources.hpp"
 #include "mycelium/health/status_json.hpp"
@@ -25,6 +26,8 @@ struct health_state {
   std::optional<health::health_store> store;
   /// Last event of the root's log already applied and persisted.
   health::event_cursor cursor;
+  /// The membership actor we subscribed to (resubscribe when it changes).
+  caf::actor membership;
 };
 
 using self_ptr = caf::stateful_actor<health_state>*;
@@ -68,8 +71,20 @@ void apply(self_ptr self, const std::string& boot,
   st.cursor = {boot, ev.seq};
 }
 
+/// Subscribes to membership events, again after a restart of membership.
+void follow_membership(self_ptr self) {
+  auto& st = self->state;
+  auto current =
+      self->home_system().registry().get<caf::actor>(caf::atom("membership"));
+  if (current && current != st.membership) {
+    st.membership = current;
+    self->send(current, subscribe_atom::value);
+  }
+}
+
 void sample(self_ptr self) {
   auto& st = self->state;
+  follow_membership(self);
   auto s = health::sample_resources(st.ctx->cfg.data_dir, st.ctx->wall_clock());
   st.core->on_sample(s);
   auto saved = st.store->add_sample(s, st.ctx->cfg.health.history_max_samples);
@@ -122,6 +137,13 @@ caf::behavior health_impl(self_ptr self, node_context_ptr ctx,
       [=](sample_atom) {
         sample(self);
         self->delayed_send(self, interval, sample_atom::value);
+      },
+      [=](member_atom, const std::string& text) {
+        auto ev = json::parse(text);
+        self->state.core->on_member(ev.value("id", std::string{}),
+                                    ev.value("name", std::string{}),
+                                    ev.value("state", std::string{}));
+        write_status(self);
       },
       [=](status_atom) { return render(self); },
   };

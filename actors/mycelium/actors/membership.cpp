@@ -187,6 +187,11 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
         if (sub) {
           self->state.subscribers.push_back(sub);
           self->monitor(sub);
+          // A late subscriber starts from the current table.
+          for (auto& m : self->state.core->members())
+            self->send(
+                sub, member_atom::value,
+                event_json({membership::event::type::joined, m.info}).dump());
         }
       },
       [=](members_atom) { return render(self); },

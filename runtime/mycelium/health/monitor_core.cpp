@@ -26,6 +26,18 @@ const component_status& monitor_core::on_event(const supervision_event& ev) {
   return c;
 }
 
+void monitor_core::on_member(const std::string& id, const std::string& name,
+                             const std::string& state) {
+  members_[id] = {name, state};
+}
+
+std::map<std::string, int64_t> monitor_core::member_counts() const {
+  std::map<std::string, int64_t> out;
+  for (auto& [id, m] : members_)
+    ++out[m.second];
+  return out;
+}
+
 void monitor_core::on_sample(const resource_sample& s) {
   samples_.push_back(s);
   while (samples_.size() > max_samples_)
@@ -45,6 +57,13 @@ health_report monitor_core::report(wall_ms now) const {
     } else if (c.state == "restarting") {
       raise("degraded");
       r.reasons.push_back(path + " is restarting after: " + c.last_reason);
+    }
+  }
+  for (auto& [id, m] : members_) {
+    if (m.second == "failed" || m.second == "suspect") {
+      raise("degraded");
+      r.reasons.push_back("member " + m.first + " (" + id.substr(0, 8) +
+                          ") is " + m.second);
     }
   }
   int64_t recent = 0;

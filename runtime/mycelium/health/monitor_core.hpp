@@ -89,6 +89,14 @@ public:
   /// Applies one supervision event; returns the component it changed.
   const component_status& on_event(const supervision_event& ev);
 
+  /// A membership event: member `id` (`name`) is now in `state` (alive,
+  /// suspect, failed, left).
+  void on_member(const std::string& id, const std::string& name,
+                 const std::string& state);
+
+  /// Members by state, as the membership events told.
+  std::map<std::string, int64_t> member_counts() const;
+
   /// Adds a resource sample, dropping the oldest beyond the limit.
   void on_sample(const resource_sample& s);
 
@@ -116,6 +124,8 @@ private:
   std::map<std::string, component_status> components_;
   std::deque<resource_sample> samples_;
   std::deque<wall_ms> restart_times_;
+  /// Member id -> (name, state), from membership events.
+  std::map<std::string, std::pair<std::string, std::string>> members_;
 };
 
 } // namespace mycelium::health

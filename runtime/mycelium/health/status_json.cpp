@@ -26,6 +26,7 @@ std::string render_status(const node_identity& node, const monitor_core& core,
                      {"since_ms", c.since}});
   doc["components"] = comps;
   doc["samples_recorded"] = core.samples().size();
+  doc["members"] = core.member_counts();
   if (!core.samples().empty()) {
     auto& s = core.samples().back();
     doc["resources"] = {{"time_ms", s.time},

@@ -586,13 +586,11 @@ swim_core::state_of(const std::string& id) const {
   return std::make_pair(i->second.info.st, i->second.info.incarnation);
 }
 
-const member_view* swim_core::find(const std::string& id) const {
-  static thread_local member_view view;
+std::optional<member_view> swim_core::find(const std::string& id) const {
   auto i = members_.find(id);
   if (i == members_.end())
-    return nullptr;
-  view = {i->second.info, i->second.since, i->second.last_heard};
-  return &view;
+    return std::nullopt;
+  return member_view{i->second.info, i->second.since, i->second.last_heard};
 }
 
 } // namespace mycelium::membership

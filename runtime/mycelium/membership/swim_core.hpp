@@ -145,7 +145,7 @@ public:
 
   const update& self() const { return self_; }
   std::vector<member_view> members() const;
-  const member_view* find(const std::string& id) const;
+  std::optional<member_view> find(const std::string& id) const;
 
   /// State and incarnation of a member, without copying its strings.
   std::optional<std::pair<state, uint64_t>>

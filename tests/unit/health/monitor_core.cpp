@@ -169,3 +169,18 @@ TEST_CASE("the status document carries identity, health and components") {
   CHECK(doc["components"][0]["path"] == "node/x");
   CHECK(doc["components"][0]["restarts"] == 1);
 }
+
+TEST_CASE("membership events are counted and a failed member degrades the "
+          "node") {
+  monitor_core core{10};
+  core.on_member("id-a", "a", "alive");
+  core.on_member("id-b", "b", "alive");
+  CHECK(core.member_counts() == std::map<std::string, int64_t>{{"alive", 2}});
+  CHECK(core.report(0).level == "ok");
+  core.on_member("id-b", "b", "failed");
+  auto r = core.report(0);
+  CHECK(r.level == "degraded");
+  CHECK(r.reasons.at(0).find("member b") != std::string::npos);
+  core.on_member("id-b", "b", "alive");
+  CHECK(core.report(0).level == "ok");
+}
