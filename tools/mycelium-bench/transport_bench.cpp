@@ -304,7 +304,15 @@ figures run_mode(const char* self_exe, bool plain, int pings) {
       fig.error = "peers did not connect";
     }
     self->send(root, shutdown_atom::value);
-    self->wait_for(root);
+    // Bounded: a root that does not stop within 10 s is killed.
+    self->monitor(root);
+    bool down = false;
+    while (!down)
+      self->receive(
+          [&](caf::down_msg& msg) { down = msg.source == root; },
+          [](frame_atom, const std::string&, uint16_t, const std::string&) {},
+          caf::after(std::chrono::seconds(10)) >>
+              [&] { self->send_exit(root, caf::exit_reason::kill); });
   }
   stop_peer(b);
   stop_peer(c);
