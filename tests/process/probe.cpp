@@ -23,44 +23,6 @@
 
 using namespace mycelium;
 
-namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-void write_all(int fd, const std::string& bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n > 0) {
-      done += static_cast<size_t>(n);
-    } else {
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, 1000) <= 0)
-        return;
-    }
-  }
-}
-
-/// Reads once (up to `ms`); returns "" on close or timeout, sets `eof`.
-std::string read_some(int fd, int64_t ms, bool& eof) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(ms)) <= 0)
-    return {};
-  char buf[65536];
-  auto n = ::read(fd, buf, sizeof(buf));
-  if (n <= 0) {
-    eof = true;
-    return {};
-  }
-  return std::string(buf, static_cast<size_t>(n));
-}
-
-} // namespace
-
 int main(int argc, char** argv) {
   if (argc != 5) {
     std::cerr << "usage: mycelium-probe HOST:PORT NETWORK_ID KEY_HEX MODE\n";
@@ -80,16 +42,16 @@ int main(int argc, char** argv) {
   auto tls = crypto::tls_channel::client(
       transport::peer_identity(argv[2], *key), *key);
   bool eof = false;
-  auto deadline = now_ms() + 5000;
-  while (!tls->established() && !eof && now_ms() < deadline) {
-    write_all(fd, tls->take_output());
-    auto in = read_some(fd, 200, eof);
+  auto deadline = net::monotonic_ms() + 5000;
+  while (!tls->established() && !eof && net::monotonic_ms() < deadline) {
+    net::write_all(fd, tls->take_output());
+    auto in = net::read_some(fd, net::monotonic_ms() + 200, eof);
     if (!in.empty() && !tls->received(in.data(), in.size())) {
       std::cerr << "TLS failed: " << tls->last_alert() << "\n";
       return 2;
     }
   }
-  write_all(fd, tls->take_output());
+  net::write_all(fd, tls->take_output());
   if (!tls->established()) {
     std::cerr << "TLS did not complete\n";
     return 2;
@@ -124,11 +86,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   tls->send(bytes.data(), bytes.size());
-  write_all(fd, tls->take_output());
+  net::write_all(fd, tls->take_output());
   wire::frame_decoder dec{1 << 20};
-  deadline = now_ms() + 10000;
-  while (!eof && now_ms() < deadline) {
-    auto in = read_some(fd, 200, eof);
+  deadline = net::monotonic_ms() + 10000;
+  while (!eof && net::monotonic_ms() < deadline) {
+    auto in = net::read_some(fd, net::monotonic_ms() + 200, eof);
     if (in.empty())
       continue;
     tls->received(in.data(), in.size());
@@ -141,7 +103,7 @@ int main(int argc, char** argv) {
     }
     if (tls->closed()) {
       // The node sent close_notify; wait for the socket to close as well.
-      deadline = std::min(deadline, now_ms() + 2000);
+      deadline = std::min(deadline, net::monotonic_ms() + 2000);
     }
   }
   ::close(fd);

@@ -79,8 +79,7 @@ caf::behavior echo(caf::event_based_actor* self) {
       [=](frame_atom, const std::string& from, uint16_t, std::string& payload) {
         if (payload.empty())
           return;
-        auto transport = self->home_system().registry().get<caf::actor>(
-            caf::atom("transport"));
+        auto transport = registered(self->home_system(), "transport");
         switch (payload[0]) {
         case 'c':
           ++*count;
@@ -232,7 +231,7 @@ figures run_mode(const char* self_exe, bool plain, int pings) {
     caf::actor transport;
     // Wait until both peers are connected (deadline 10 s).
     for (int i = 0; i < 500 && !fig.ok; ++i) {
-      transport = sys.registry().get<caf::actor>(caf::atom("transport"));
+      transport = registered(sys, "transport");
       if (transport) {
         self->request(transport, std::chrono::seconds(1), peers_atom::value)
             .receive(
@@ -433,7 +432,7 @@ int run_transport_peer(int argc, char** argv) {
   auto root = spawn_endpoint(sys, ctx, {echo_spec});
   // Ready once the transport registered (it listens before registering).
   for (int i = 0; i < 500; ++i) {
-    if (sys.registry().get<caf::actor>(caf::atom("transport")))
+    if (registered(sys, "transport"))
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -94,14 +94,14 @@ public:
       throw failure{exit_unreachable,
                     "cannot reach node at " + ep_.to_string() + ": " + why};
     tls_ = crypto::tls_channel::client(transport::admin_identity, key_);
-    auto deadline = now_ms() + timeout_ms_;
+    auto deadline = net::monotonic_ms() + timeout_ms_;
     while (!tls_->established()) {
       write_all(tls_->take_output());
       if (tls_->closed())
         throw failure{exit_auth, auth_text()};
       auto bytes = read_some(deadline);
       if (bytes.empty()) {
-        if (now_ms() >= deadline)
+        if (net::monotonic_ms() >= deadline)
           throw failure{exit_unreachable,
                         "node at " + ep_.to_string() +
                             " did not complete the TLS handshake within " +
@@ -124,12 +124,12 @@ public:
     if (!tls_->send(frame.data(), frame.size()))
       throw failure{exit_unreachable, "connection to the node was lost"};
     write_all(tls_->take_output());
-    auto deadline = now_ms() + timeout_ms_;
+    auto deadline = net::monotonic_ms() + timeout_ms_;
     while (decoder_.frames().empty()) {
       auto bytes = read_some(deadline);
       if (bytes.empty())
         throw failure{exit_unreachable,
-                      now_ms() >= deadline
+                      net::monotonic_ms() >= deadline
                           ? "no answer from the node within " +
                                 std::to_string(timeout_ms_) + " ms"
                           : std::string{"the node closed the connection"}};
@@ -149,12 +149,6 @@ public:
   }
 
 private:
-  static int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   std::string auth_text() const {
     auto alert = tls_->last_alert();
     return "authentication failed: " + ep_.to_string() +
@@ -162,38 +156,12 @@ private:
            (alert.empty() ? "" : " (TLS alert: " + alert + ")");
   }
 
-  void write_all(const std::string& bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-      auto n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n > 0) {
-        done += static_cast<size_t>(n);
-      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        pollfd p{fd_, POLLOUT, 0};
-        ::poll(&p, 1, 1000);
-      } else {
-        return; // the peer is gone; reads will report it
-      }
-    }
-  }
+  void write_all(const std::string& bytes) { net::write_all(fd_, bytes); }
 
   /// Reads what is available, waiting until `deadline`; "" on EOF/timeout.
   std::string read_some(int64_t deadline) {
-    for (;;) {
-      auto left = deadline - now_ms();
-      if (left <= 0)
-        return {};
-      pollfd p{fd_, POLLIN, 0};
-      int n = ::poll(&p, 1, static_cast<int>(left));
-      if (n <= 0)
-        continue;
-      char buf[65536];
-      auto got = ::read(fd_, buf, sizeof(buf));
-      if (got > 0)
-        return std::string(buf, static_cast<size_t>(got));
-      if (got == 0 || (errno != EAGAIN && errno != EINTR))
-        return {};
-    }
+    bool eof = false;
+    return net::read_some(fd_, deadline, eof);
   }
 
   config::endpoint ep_;

@@ -24,8 +24,7 @@ using self_ptr = caf::stateful_actor<console_state>*;
 constexpr auto deadline = std::chrono::seconds(5);
 
 caf::actor lookup(self_ptr self, const char* name) {
-  return self->home_system().registry().get<caf::actor>(
-      caf::atom_from_string(name));
+  return registered(self->home_system(), name);
 }
 
 void answer(self_ptr self, uint64_t conn, const json& doc) {

@@ -74,8 +74,7 @@ void apply(self_ptr self, const std::string& boot,
 /// Subscribes to membership events, again after a restart of membership.
 void follow_membership(self_ptr self) {
   auto& st = self->state;
-  auto current =
-      self->home_system().registry().get<caf::actor>(caf::atom("membership"));
+  auto current = registered(self->home_system(), "membership");
   if (current && current != st.membership) {
     st.membership = current;
     self->send(current, subscribe_atom::value);

@@ -30,7 +30,7 @@ struct membership_state {
 using self_ptr = caf::stateful_actor<membership_state>*;
 
 caf::actor transport_of(self_ptr self) {
-  return self->home_system().registry().get<caf::actor>(caf::atom("transport"));
+  return registered(self->home_system(), "transport");
 }
 
 json event_json(const membership::event& ev) {
@@ -137,14 +137,8 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
                                      caf::actor_cast<caf::actor>(self));
   log::info("membership",
             "starting at incarnation " + std::to_string(incarnation));
-  self->set_down_handler([=](caf::down_msg& msg) {
-    auto& subs = self->state.subscribers;
-    subs.erase(std::remove_if(subs.begin(), subs.end(),
-                              [&](const caf::actor& a) {
-                                return a.address() == msg.source;
-                              }),
-               subs.end());
-  });
+  self->set_down_handler(
+      [=](caf::down_msg& msg) { forget(self->state.subscribers, msg.source); });
   // Peers connected before we (re)started: join through them.
   if (auto t = transport_of(self))
     self->request(t, std::chrono::seconds(5), peers_atom::value)

@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 namespace mycelium::actors {
 
 const char* to_string(errc code) {
@@ -49,6 +51,17 @@ std::string describe(const caf::error& err) {
       what += ": " + caf::to_string(ctx);
   }
   return what;
+}
+
+caf::actor registered(caf::actor_system& sys, const char* name) {
+  return sys.registry().get<caf::actor>(caf::atom_from_string(name));
+}
+
+void forget(std::vector<caf::actor>& subscribers, const caf::actor_addr& who) {
+  subscribers.erase(
+      std::remove_if(subscribers.begin(), subscribers.end(),
+                     [&](const caf::actor& a) { return a.address() == who; }),
+      subscribers.end());
 }
 
 } // namespace mycelium::actors

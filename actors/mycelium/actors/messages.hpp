@@ -104,6 +104,16 @@ caf::error to_caf_error(const mycelium::error& err);
 /// Renders any error as one line of text (without an actor system).
 std::string describe(const caf::error& err);
 
+// -- local names --------------------------------------------------------------
+
+/// The actor registered under `name` ("transport", "membership", ...), or an
+/// invalid handle. Subsystems find siblings this way, so a restarted one is
+/// found again without re-wiring.
+caf::actor registered(caf::actor_system& sys, const char* name);
+
+/// Removes `who` from a list of subscribers (on its down message).
+void forget(std::vector<caf::actor>& subscribers, const caf::actor_addr& who);
+
 // -- messages -----------------------------------------------------------------
 
 /// A batch of supervision events (reply to `subscribe`).

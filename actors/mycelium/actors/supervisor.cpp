@@ -167,12 +167,7 @@ void on_down(self_ptr self, caf::down_msg& msg) {
   auto& st = self->state;
   auto i = st.ids.find(msg.source);
   if (i == st.ids.end()) {
-    auto& subs = st.subscribers;
-    subs.erase(std::remove_if(subs.begin(), subs.end(),
-                              [&](const caf::actor& a) {
-                                return a.address() == msg.source;
-                              }),
-               subs.end());
+    forget(st.subscribers, msg.source);
     return;
   }
   auto id = i->second;

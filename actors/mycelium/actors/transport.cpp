@@ -123,8 +123,7 @@ void perform(self_ptr self, transport::effects fx) {
   for (auto& e : fx.events) {
     log_event(e);
     if (e.what == transport::event::type::peer_up)
-      if (auto m = self->home_system().registry().get<caf::actor>(
-              caf::atom("membership")))
+      if (auto m = registered(self->home_system(), "membership"))
         self->send(m, contact_atom::value, e.node_id, e.listen, e.name);
   }
   for (auto& d : fx.deliveries) {
@@ -145,8 +144,7 @@ void perform(self_ptr self, transport::effects fx) {
                                   std::to_string(static_cast<int>(d.kind)));
       continue;
     }
-    auto dest = self->home_system().registry().get<caf::actor>(
-        caf::atom_from_string(name));
+    auto dest = registered(self->home_system(), name);
     if (!dest)
       continue;
     if (d.kind == wire::kind::console_request)

@@ -1,6 +1,7 @@
 #include "mycelium/system/net.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,6 +15,47 @@ namespace mycelium::net {
 void set_nodelay(int fd) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int64_t monotonic_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void write_all(int fd, const std::string& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      return;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 1000) <= 0)
+      return;
+  }
+}
+
+std::string read_some(int fd, int64_t deadline_ms, bool& eof) {
+  for (;;) {
+    auto left = deadline_ms - monotonic_ms();
+    if (left <= 0)
+      return {};
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0)
+      continue;
+    char buf[65536];
+    auto got = ::read(fd, buf, sizeof(buf));
+    if (got > 0)
+      return std::string(buf, static_cast<size_t>(got));
+    if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+      eof = true;
+      return {};
+    }
+  }
 }
 
 int dial(const std::string& host, uint16_t port, int64_t timeout_ms,

@@ -16,4 +16,15 @@ int dial(const std::string& host, uint16_t port, int64_t timeout_ms,
 /// Sets TCP_NODELAY on `fd`.
 void set_nodelay(int fd);
 
+/// Milliseconds of the monotonic clock (for deadlines).
+int64_t monotonic_ms();
+
+/// Writes all of `bytes` to a non-blocking socket; gives up when the socket
+/// takes nothing for a second or fails (later reads report a dead peer).
+void write_all(int fd, const std::string& bytes);
+
+/// Waits until `deadline_ms` (monotonic) for data: returns what one read
+/// got, or "" on timeout or when the peer closed (then `eof` is true).
+std::string read_some(int fd, int64_t deadline_ms, bool& eof);
+
 } // namespace mycelium::net
