@@ -37,6 +37,15 @@ def main():
         checks.append(("transport prints round trips", "rtt_p50_us" in lines[0] and "baseline_rtt_p99_us" in lines[0]))
         checks.append(("transport prints the AEAD limit and bulk ping",
                        lines[2].get("aead_limit_mb_s", 0) > 0 and "ping_p99_during_bulk_us" in lines[2]))
+    # Five nodes under CPU saturation for a few seconds: the output and the
+    # counters it reads (the 10-minute run is the benchmark's, not ours).
+    r = subprocess.run([bench, "membership-load", "--json", "--seconds", "3"],
+                       capture_output=True, text=True, timeout=120)
+    checks.append(("membership-load exits 0 (no false failures)", r.returncode == 0))
+    doc = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+    for field in ["false_failures", "suspicions", "busy_processes", "seconds"]:
+        checks.append((f"membership-load prints {field}", field in doc))
+    checks.append(("membership-load saturated the cores", doc.get("busy_processes", 0) >= 2))
     r = subprocess.run([bench, "nonsense"], capture_output=True, text=True)
     checks.append(("unknown scenario exits 2", r.returncode == 2))
     for name, ok in checks:

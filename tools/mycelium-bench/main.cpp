@@ -38,6 +38,7 @@ using ready_atom = caf::atom_constant<caf::atom("ready")>;
 
 const char* usage_text =
     R"(usage: mycelium-bench SCENARIO [--json] [--iterations N] [--trials N]
+                       [--seconds N]
 
 Scenarios:
   restart   crash-to-answering latency of a supervised actor that reloads a
@@ -51,6 +52,11 @@ Scenarios:
   membership failure detection between 5 myceliumd processes (lan profile):
             time until every other node marks a SIGSTOPped member failed,
             and the same after kill -9, p50 and max over --trials (10).
+  membership-load
+            false failures: 5 myceliumd processes (lan profile) run for
+            --seconds (600) while two busy-loop processes per core saturate
+            the CPU; prints the failures and suspicions every node declared
+            (target 0 failures; exit 1 if any).
 
 Each scenario runs its baseline in the same process run. --json prints one
 JSON object per line with "scenario", the figures, the baseline's figures and
@@ -260,6 +266,7 @@ int main(int argc, char** argv) {
   bool as_json = false;
   int iterations = 2000;
   int trials = 10;
+  int seconds = 600;
   bool iterations_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -275,6 +282,8 @@ int main(int argc, char** argv) {
         std::cerr << "mycelium-bench: --iterations needs a positive number\n";
         return 2;
       }
+    } else if (arg == "--seconds" && i + 1 < argc) {
+      seconds = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--trials" && i + 1 < argc) {
       trials = std::max(1, std::atoi(argv[++i]));
     } else if (scenario.empty() && arg.rfind("--", 0) != 0) {
@@ -297,6 +306,8 @@ int main(int argc, char** argv) {
                                 iterations_set ? iterations : 3000);
   if (scenario == "membership")
     return bench::run_membership(as_json, trials, "/proc/self/exe");
+  if (scenario == "membership-load")
+    return bench::run_membership_load(as_json, seconds, "/proc/self/exe");
   std::cerr << "mycelium-bench: "
             << (scenario.empty() ? "missing scenario"
                                  : "unknown scenario '" + scenario + "'")

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <unistd.h>
 
 namespace {
 
@@ -29,8 +30,23 @@ clock and network, checks invariants as it runs, and prints its figures.
   --lifeguard off   disable local health awareness and suspicion shrinking
   --profile local   fast timings (default: lan)
 
+Memory: a 1000-node run allocates about 700 MB; page faults on it cost a
+third of the run. Unless GLIBC_TUNABLES is set, the simulator re-executes
+itself once with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (malloc asks for
+transparent huge pages), which changes speed only, never the figures.
+
 Exit codes: 0 pass, 1 an invariant failed (seed printed), 2 usage error.
 )";
+
+/// Re-executes this binary with malloc on transparent huge pages (see the
+/// usage text); returns only when that is not possible or not wanted.
+void reexec_with_huge_pages(char** argv) {
+  if (std::getenv("GLIBC_TUNABLES") != nullptr)
+    return;
+  ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+  ::execv("/proc/self/exe", argv);
+  ::unsetenv("GLIBC_TUNABLES"); // exec failed: run as we are
+}
 
 int usage(const std::string& msg) {
   std::cerr << "mycelium-sim: " << msg << "\nTry 'mycelium-sim --help'.\n";
@@ -40,6 +56,7 @@ int usage(const std::string& msg) {
 } // namespace
 
 int main(int argc, char** argv) {
+  reexec_with_huge_pages(argv);
   mycelium::sim::options opts;
   bool as_json = false;
   uint64_t seeds = 1;

@@ -11,6 +11,7 @@
 
 #include <caf/all.hpp>
 
+#include <map>
 #include <optional>
 
 namespace mycelium::actors {
@@ -25,6 +26,8 @@ struct membership_state {
   std::unique_ptr<swim_core> core;
   std::optional<store::state_store> store;
   std::vector<caf::actor> subscribers;
+  /// Events published since this actor started, by type (console, bench).
+  std::map<std::string, uint64_t> event_counts;
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
@@ -59,6 +62,7 @@ void perform(self_ptr self, membership::effects fx) {
   for (auto& ev : fx.events) {
     auto who = ev.member.name + " (" + ev.member.id.substr(0, 8) + ")";
     auto what = std::string{membership::to_string(ev.what)};
+    ++st.event_counts[what];
     if (ev.what == membership::event::type::failed ||
         ev.what == membership::event::type::suspect)
       log::warning("membership", who + " " + what + " at incarnation " +
@@ -107,6 +111,7 @@ std::string render(self_ptr self) {
          {"last_heard_ms",
           m.last_heard == time_point{} ? -1 : to_ms(now - m.last_heard)}});
   doc["members"] = members;
+  doc["events_since_start"] = st.event_counts;
   return doc.dump();
 }
 

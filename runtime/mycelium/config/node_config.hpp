@@ -155,7 +155,7 @@ struct membership_config {
   /// independent members shrink it from max toward min (Lifeguard).
   double suspicion_beta = 4;
   /// Confirmations that bring the timeout down to its minimum.
-  int64_t suspicion_confirmations = 3;
+  int64_t suspicion_confirmations = 2;
   /// An update is piggybacked retransmit_mult * ceil(log10(N + 1)) times.
   int64_t retransmit_mult = 4;
   /// Gossip of pending updates to a few members, besides piggybacking.

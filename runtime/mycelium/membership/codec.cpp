@@ -23,7 +23,8 @@ std::string encode(const message& msg) {
   for (auto& u : msg.updates)
     updates.push_back(fb::CreateUpdate(
         fbb, fbb.CreateString(u.id), fbb.CreateString(u.address),
-        fbb.CreateString(u.name), u.incarnation, static_cast<uint8_t>(u.st)));
+        fbb.CreateString(u.name), u.incarnation, static_cast<uint8_t>(u.st),
+        u.accuser.empty() ? 0 : fbb.CreateString(u.accuser)));
   auto target = fbb.CreateString(msg.target);
   auto target_address = fbb.CreateString(msg.target_address);
   auto vec = fbb.CreateVector(updates);
@@ -53,7 +54,8 @@ result<message> decode(std::string_view payload) {
       if (u->state() > static_cast<uint8_t>(state::left))
         return malformed("unknown member state " + std::to_string(u->state()));
       out.updates.push_back({str(u->id()), str(u->address()), str(u->name()),
-                             u->incarnation(), static_cast<state>(u->state())});
+                             u->incarnation(), static_cast<state>(u->state()),
+                             str(u->accuser())});
       if (out.updates.back().id.empty())
         return malformed("update without a member id");
     }

@@ -130,17 +130,43 @@ duration swim_core::suspicion_timeout(const member_state& m) const {
   // Confirmations beyond the first accuser shrink the timeout (log scale).
   auto c = static_cast<double>(
       m.confirmations.size() > 0 ? m.confirmations.size() - 1 : 0);
-  auto k = static_cast<double>(cfg_.suspicion_confirmations);
-  auto frac = std::log(c + 1) / std::log(k + 1);
+  // No more confirmations can come than there are observers: n members
+  // live (self and the suspect included) leave n - 2 besides the suspect
+  // and the first accuser. At least one is always awaited: a lone accuser
+  // that knows almost nobody (a node still joining) waits the maximum.
+  auto k = std::max(
+      1.0, std::min(static_cast<double>(cfg_.suspicion_confirmations), n - 2));
+  auto frac = std::min(1.0, std::log(c + 1) / std::log(k + 1));
   auto t = std::max(min, max - (max - min) * frac);
   return from_ms(static_cast<int64_t>(t));
 }
 
 void swim_core::broadcast(const update& u) {
-  if (auto i = broadcasts_.find(u.id); i != broadcasts_.end())
-    by_count_.erase({i->second.second, u.id});
-  broadcasts_[u.id] = {u, 0};
-  by_count_.insert({0, u.id});
+  auto [i, added] = broadcasts_.try_emplace(u.id);
+  if (!added)
+    unlink(&*i);
+  i->second.u = u;
+  i->second.sent = 0;
+  link(&*i);
+}
+
+void swim_core::link(pending_entry* e) {
+  auto k = static_cast<size_t>(e->second.sent);
+  if (by_count_.size() <= k)
+    by_count_.resize(k + 1);
+  auto& list = by_count_[k];
+  e->second.prev = list.tail;
+  e->second.next = nullptr;
+  (list.tail != nullptr ? list.tail->second.next : list.head) = e;
+  list.tail = e;
+}
+
+void swim_core::unlink(pending_entry* e) {
+  auto& list = by_count_[static_cast<size_t>(e->second.sent)];
+  auto& p = e->second;
+  (p.prev != nullptr ? p.prev->second.next : list.head) = p.next;
+  (p.next != nullptr ? p.next->second.prev : list.tail) = p.prev;
+  p.prev = p.next = nullptr;
 }
 
 void swim_core::send(const std::string& to, message msg, effects& fx,
@@ -153,21 +179,24 @@ void swim_core::send(const std::string& to, message msg, effects& fx,
     auto max = static_cast<size_t>(cfg_.max_piggyback);
     // Least-sent first; the update about the receiver leads (Lifeguard:
     // a suspected node hears of it at once and refutes).
-    std::vector<std::string> ids;
-    if (!lead.empty() && broadcasts_.count(lead) != 0)
-      ids.push_back(lead);
-    for (auto i = by_count_.begin(); i != by_count_.end() && ids.size() < max;
-         ++i)
-      if (i->second != lead)
-        ids.push_back(i->second);
-    for (auto& id : ids) {
-      auto& b = broadcasts_[id];
-      msg.updates.push_back(b.first);
-      by_count_.erase({b.second, id});
-      if (++b.second >= limit)
-        broadcasts_.erase(id);
+    auto& picked = picked_; // reused: one allocation, not one per message
+    picked.clear();
+    if (!lead.empty())
+      if (auto i = broadcasts_.find(lead); i != broadcasts_.end())
+        picked.push_back(&*i);
+    for (auto& list : by_count_)
+      for (auto* e = list.head; e != nullptr && picked.size() < max;
+           e = e->second.next)
+        if (picked.empty() || e != picked.front())
+          picked.push_back(e);
+    msg.updates.reserve(msg.updates.size() + picked.size());
+    for (auto* e : picked) {
+      msg.updates.push_back(e->second.u);
+      unlink(e);
+      if (++e->second.sent >= limit)
+        broadcasts_.erase(broadcasts_.find(e->first)); // key dies with it
       else
-        by_count_.insert({b.second, id});
+        link(e);
     }
   }
   std::string address;
@@ -185,30 +214,30 @@ swim_core::random_members(size_t k, const std::set<std::string>& skip,
   // Sampling by index keeps this O(k) on big tables; when few members
   // qualify, fall back to a full scan so none is missed.
   std::vector<std::string> out;
-  auto fits = [&](const std::string& id) {
-    if (skip.count(id) != 0 ||
-        std::find(out.begin(), out.end(), id) != out.end())
+  auto fits = [&](const member_entry* e) {
+    if (skip.count(e->first) != 0 ||
+        std::find(out.begin(), out.end(), e->first) != out.end())
       return false;
-    auto st = members_.at(id).info.st;
+    auto st = e->second.info.st;
     return st == state::alive || (!alive_only && st == state::suspect);
   };
   if (index_.size() > 4 * (k + skip.size()) + 16) {
     for (size_t tries = 0; tries < 4 * k + 8 && out.size() < k; ++tries) {
-      auto& id = index_[rng_.next_below(index_.size())];
-      if (fits(id))
-        out.push_back(id);
+      auto* e = index_[rng_.next_below(index_.size())];
+      if (fits(e))
+        out.push_back(e->first);
     }
     if (out.size() == k)
       return out;
   }
-  std::vector<std::string> pool;
-  for (auto& id : index_)
-    if (fits(id))
-      pool.push_back(id);
+  std::vector<member_entry*> pool;
+  for (auto* e : index_)
+    if (fits(e))
+      pool.push_back(e);
   for (size_t i = 0; i < pool.size() && out.size() < k; ++i) {
     auto j = i + rng_.next_below(pool.size() - i);
     std::swap(pool[i], pool[j]);
-    out.push_back(pool[i]);
+    out.push_back(pool[i]->first);
   }
   return out;
 }
@@ -280,20 +309,24 @@ void swim_core::apply(const update& u, const std::string& from, time_point now,
       refute(u.incarnation, fx);
     return;
   }
+  // Relays of one accusation are one confirmation, not many.
+  const auto& accuser = u.accuser.empty() ? from : u.accuser;
   auto i = members_.find(u.id);
   if (i == members_.end()) {
     member_state m;
     m.info = u;
+    m.info.accuser = accuser;
     m.since = now;
     if (u.st == state::suspect) {
       m.suspect_start = now;
-      m.confirmations.insert(from);
+      m.confirmations.insert(accuser);
     }
     if (u.st == state::suspect)
       suspects_.insert(u.id);
     live_ += is_live(u.st) ? 1 : 0;
-    auto& added = members_.emplace(u.id, std::move(m)).first->second;
-    index_.push_back(u.id);
+    auto entry = members_.emplace(u.id, std::move(m)).first;
+    index_.push_back(&*entry);
+    auto& added = entry->second;
     if (u.st == state::alive || u.st == state::suspect) {
       fx.events.push_back({event::type::joined, added.info});
       broadcast(u);
@@ -303,23 +336,40 @@ void swim_core::apply(const update& u, const std::string& from, time_point now,
   auto& m = i->second;
   if (u.st == state::suspect && m.info.st == state::suspect &&
       u.incarnation == m.info.incarnation) {
-    m.confirmations.insert(from); // an independent confirmation
+    // An independent confirmation: pass it on so others count it too.
+    if (m.confirmations.insert(accuser).second) {
+      auto relay = m.info;
+      relay.accuser = accuser;
+      broadcast(relay);
+    }
     return;
   }
   if (!overrides(u, m.info))
     return;
   set_state(m, u, now, fx);
-  if (u.st == state::suspect)
-    m.confirmations.insert(from);
+  if (u.st == state::suspect) {
+    m.info.accuser = accuser;
+    m.confirmations.insert(accuser);
+  } else {
+    m.info.accuser.clear();
+  }
   broadcast(m.info);
 }
 
 void swim_core::suspect(member_state& m, const std::string& by, time_point now,
                         effects& fx) {
+  if (m.info.st == state::suspect) {
+    // Our own failed probe confirms a suspicion we only heard of.
+    auto u = m.info;
+    u.accuser = by;
+    apply(u, by, now, fx);
+    return;
+  }
   if (m.info.st != state::alive)
     return;
   auto u = m.info;
   u.st = state::suspect;
+  u.accuser = by;
   apply(u, by, now, fx);
 }
 
@@ -339,8 +389,9 @@ effects swim_core::on_contact(const std::string& id, const std::string& address,
     m.info = {id, address, name, 0, state::alive};
     m.since = now;
     m.last_heard = now;
-    auto& added = members_.emplace(id, std::move(m)).first->second;
-    index_.push_back(id);
+    auto entry = members_.emplace(id, std::move(m)).first;
+    index_.push_back(&*entry);
+    auto& added = entry->second;
     ++live_;
     fx.events.push_back({event::type::joined, added.info});
   }
@@ -355,19 +406,18 @@ effects swim_core::on_contact(const std::string& id, const std::string& address,
 void swim_core::start_probe(time_point now, effects& fx) {
   if (next_ >= order_.size()) {
     order_.clear();
-    for (auto& [id, m] : members_)
-      if (m.info.st == state::alive || m.info.st == state::suspect)
-        order_.push_back(id);
+    for (auto* e : index_)
+      if (is_live(e->second.info.st))
+        order_.push_back(e);
     for (size_t i = order_.size(); i > 1; --i)
       std::swap(order_[i - 1], order_[rng_.next_below(i)]);
     next_ = 0;
   }
   while (next_ < order_.size()) {
-    auto id = order_[next_++];
-    auto i = members_.find(id);
-    if (i == members_.end() || (i->second.info.st != state::alive &&
-                                i->second.info.st != state::suspect))
+    auto* e = order_[next_++];
+    if (!is_live(e->second.info.st))
       continue;
+    const auto& id = e->first;
     probe_ = std::make_unique<probe>();
     probe_->target = id;
     probe_->seq = ++seq_;
@@ -508,12 +558,14 @@ effects swim_core::on_tick(time_point now) {
       }
     }
   }
+  // Failed and left members exist only when not everyone is live.
+  bool any_gone = members_.size() > live_;
   if (!left_ && now >= next_reconnect_) {
     next_reconnect_ = now + from_ms(cfg_.reconnect_interval_ms);
     std::vector<std::string> failed;
-    for (auto& [id, m] : members_)
-      if (m.info.st == state::failed)
-        failed.push_back(id);
+    for (auto i = members_.begin(); any_gone && i != members_.end(); ++i)
+      if (i->second.info.st == state::failed)
+        failed.push_back(i->first);
     if (!failed.empty()) {
       message pp;
       pp.kind = message::type::push_pull;
@@ -534,7 +586,7 @@ effects swim_core::on_tick(time_point now) {
       }
   }
   // Forget long-failed and long-gone members (checked once a second).
-  if (now < next_retention_)
+  if (now < next_retention_ || !any_gone)
     return fx;
   next_retention_ = now + std::chrono::seconds(1);
   auto retain = from_ms(cfg_.retain_failed_ms);
@@ -542,11 +594,13 @@ effects swim_core::on_tick(time_point now) {
     auto st = i->second.info.st;
     if ((st == state::failed || st == state::left) &&
         now - i->second.since > retain) {
-      auto pos = std::find(index_.begin(), index_.end(), i->first);
+      auto pos = std::find(index_.begin(), index_.end(), &*i);
       if (pos != index_.end()) {
         *pos = index_.back();
         index_.pop_back();
       }
+      order_.clear(); // it may point at this entry: start a new round
+      next_ = 0;
       i = members_.erase(i);
     } else
       ++i;
@@ -575,6 +629,8 @@ std::vector<member_view> swim_core::members() const {
   std::vector<member_view> out;
   for (auto& [id, m] : members_)
     out.push_back({m.info, m.since, m.last_heard});
+  std::sort(out.begin(), out.end(),
+            [](auto& a, auto& b) { return a.info.id < b.info.id; });
   return out;
 }
 

@@ -40,6 +40,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace mycelium::membership {
@@ -56,6 +57,17 @@ struct update {
   std::string name;
   uint64_t incarnation = 0;
   state st = state::alive;
+  /// Suspect only: who suspected first (relays keep it); empty means the
+  /// sender itself.
+  std::string accuser;
+
+  update() = default;
+  update(std::string id_, std::string address_, std::string name_,
+         uint64_t incarnation_ = 0, state st_ = state::alive,
+         std::string accuser_ = {})
+      : id(std::move(id_)), address(std::move(address_)),
+        name(std::move(name_)), incarnation(incarnation_), st(st_),
+        accuser(std::move(accuser_)) {}
 };
 
 /// A membership message. `kind` decides which fields matter.
@@ -154,6 +166,9 @@ public:
   /// Members in `st` (self excluded).
   size_t count(state st) const;
 
+  /// Members alive (not suspect), self excluded; O(1).
+  size_t alive_members() const { return live_ - suspects_.size(); }
+
   /// Local health score (Lifeguard).
   int64_t health_score() const { return score_; }
 
@@ -189,11 +204,14 @@ private:
   update self_;
   prng rng_;
   bool lifeguard_;
-  std::map<std::string, member_state> members_;
-  /// The keys of `members_`, for sampling by index.
-  std::vector<std::string> index_;
-  /// Shuffled probe order and position in it.
-  std::vector<std::string> order_;
+  /// Hashed: looked up on every message; iteration order is fixed by the
+  /// insertion order and the (unseeded) hash, so runs stay deterministic.
+  std::unordered_map<std::string, member_state> members_;
+  /// The entries of `members_` (nodes do not move), for sampling by index
+  /// and the shuffled probe order; no copies of the ids, no lookups.
+  using member_entry = std::pair<const std::string, member_state>;
+  std::vector<member_entry*> index_;
+  std::vector<member_entry*> order_;
   size_t next_ = 0;
   /// The probe in flight (at most one).
   std::unique_ptr<probe> probe_;
@@ -204,10 +222,27 @@ private:
   /// Members alive or suspect (kept, not counted, for big tables).
   size_t live_ = 0;
   time_point next_retention_{};
-  /// Pending updates and how often each was sent, and the same ordered by
-  /// that count (least sent first).
-  std::map<std::string, std::pair<update, int64_t>> broadcasts_;
-  std::set<std::pair<int64_t, std::string>> by_count_;
+  /// Pending updates and how often each was sent. Each is also linked
+  /// into the list of its send count (oldest first), so picking the least
+  /// sent to piggyback walks lists instead of searching (the table's nodes
+  /// do not move, so the links stay valid).
+  struct pending;
+  using pending_entry = std::pair<const std::string, pending>;
+  struct pending {
+    update u;
+    int64_t sent = 0;
+    pending_entry* prev = nullptr;
+    pending_entry* next = nullptr;
+  };
+  struct pending_list {
+    pending_entry* head = nullptr;
+    pending_entry* tail = nullptr;
+  };
+  void link(pending_entry* e);
+  void unlink(pending_entry* e);
+  std::unordered_map<std::string, pending> broadcasts_;
+  std::vector<pending_list> by_count_;
+  std::vector<pending_entry*> picked_;
   uint32_t seq_ = 0;
   int64_t score_ = 0;
   uint64_t sent_ = 0;

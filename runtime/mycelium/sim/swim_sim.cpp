@@ -8,6 +8,7 @@
 #include <memory>
 #include <queue>
 #include <set>
+#include <unordered_map>
 
 namespace mycelium::sim {
 
@@ -171,7 +172,8 @@ private:
                          static_cast<uint64_t>(span > 0 ? span : 1)));
         if (slow_[from] || slow_[to])
           delay += opts_.slow_delay_ms;
-        queue_.push({now_ + from_ms(delay), ++order_, from, to, out.msg});
+        queue_.push({now_ + from_ms(delay), ++order_, from, to,
+                     c + 1 == copies ? std::move(out.msg) : out.msg});
       }
     }
   }
@@ -208,7 +210,8 @@ private:
   void step() {
     now_ += from_ms(opts_.tick_ms);
     while (!queue_.empty() && queue_.top().at <= now_) {
-      auto d = queue_.top();
+      // top() is const only to protect the heap order, which pop() ends.
+      auto d = std::move(const_cast<delivery&>(queue_.top()));
       queue_.pop();
       if (crashed_[d.to] || !reachable(d.from, d.to))
         continue;
@@ -265,6 +268,14 @@ private:
   /// Every live node sees every other live node alive; otherwise names the
   /// first pair that disagrees.
   bool converged(std::string* why = nullptr) const {
+    // Cheap necessary condition first (O(N)): everyone counts the right
+    // number of alive members; the O(N^2) walk only runs when it holds.
+    size_t live = 0;
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      live += !crashed_[i];
+    for (size_t i = 0; why == nullptr && i < nodes_.size(); ++i)
+      if (!crashed_[i] && nodes_[i]->alive_members() < live - 1)
+        return false;
     for (size_t i = 0; i < nodes_.size(); ++i) {
       if (crashed_[i])
         continue;
@@ -306,7 +317,7 @@ private:
   time_point now_{};
   uint64_t order_ = 0;
   std::vector<std::string> ids_;
-  std::map<std::string, size_t> index_;
+  std::unordered_map<std::string, size_t> index_;
   std::vector<std::unique_ptr<swim_core>> nodes_;
   std::vector<uint64_t> incarnation_;
   std::map<size_t, uint64_t> restarts_;

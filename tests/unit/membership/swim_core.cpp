@@ -128,7 +128,9 @@ TEST_CASE("a silent member is suspected, then declared failed") {
 }
 
 TEST_CASE("confirmations from other members shrink the suspicion timeout") {
-  auto time_to_fail = [](int confirmations) {
+  // `relayed`: the others only pass on b's accusation instead of making
+  // their own; that must count as one accuser, not many.
+  auto time_to_fail = [](int confirmations, bool relayed = false) {
     swim_core a{cfg(), self_of("a"), 1};
     message m;
     m.kind = message::type::gossip;
@@ -139,8 +141,10 @@ TEST_CASE("confirmations from other members shrink the suspicion timeout") {
     for (int k = 0; k <= confirmations; ++k) {
       message s;
       s.kind = message::type::gossip;
-      s.updates.push_back({"x", "x:1", "x", 0, state::suspect});
-      a.on_message(std::string(1, static_cast<char>('b' + k)), s, now);
+      auto from = std::string(1, static_cast<char>('b' + k));
+      s.updates.push_back(
+          {"x", "x:1", "x", 0, state::suspect, relayed ? "b" : from});
+      a.on_message(from, s, now);
     }
     while (a.find("x")->info.st != state::failed && now < time_point{} + 60s) {
       now += 10ms;
@@ -152,6 +156,29 @@ TEST_CASE("confirmations from other members shrink the suspicion timeout") {
   auto lonely = time_to_fail(0);
   auto confirmed = time_to_fail(3);
   CHECK(confirmed < lonely);
+  CHECK(time_to_fail(3, true) == lonely);
+}
+
+TEST_CASE("Lifeguard: slowed members cause far fewer false failures") {
+  // The simulator's slow scenario at a size the unit suite affords; the
+  // benchmark figure (100 nodes, 4 seeds) is in the README.
+  auto healthy_false_failures = [](bool lifeguard) {
+    sim::options o;
+    o.nodes = 50;
+    o.seed = 3;
+    o.scenario = "slow";
+    o.slow_fraction = 0.1;
+    o.lifeguard = lifeguard;
+    auto fig = sim::run(o);
+    CHECK_MESSAGE(fig.ok, fig.violation);
+    return fig.false_failures_healthy;
+  };
+  auto with = healthy_false_failures(true);
+  auto without = healthy_false_failures(false);
+  CAPTURE(with);
+  CAPTURE(without);
+  CHECK(without > 100);
+  CHECK(with * 10 < without);
 }
 
 TEST_CASE("simulations converge after crashes and partitions") {
