@@ -4,6 +4,7 @@
 /// seed is printed; --seed S replays it exactly), 2 usage error.
 
 #include "mycelium/config/json.hpp"
+#include "mycelium/sim/spore_sim.hpp"
 #include "mycelium/sim/swim_sim.hpp"
 
 #include <chrono>
@@ -21,7 +22,12 @@ Runs N membership cores (the daemon's SWIM + Lifeguard code) over a simulated
 clock and network, checks invariants as it runs, and prints its figures.
 
   --scenario NAME   crash (default), partition, oneway, bridge, single,
-                    pause, slow, leave
+                    pause, slow, leave; or spores (the spore tracker: a
+                    partition into halves, --churn nodes stop and join on
+                    each side, heal; prints sync rounds and bytes until
+                    every node holds the same spore set, next to a
+                    baseline that ships the full set on every exchange)
+  --churn K         spores: nodes that stop and join per side (default 3)
   --seeds K         run seeds S, S+1, ... S+K-1 (stops at the first failure)
   --loss P          drop each message with probability P
   --duplicate P     deliver a message twice with probability P
@@ -53,11 +59,71 @@ int usage(const std::string& msg) {
   return 2;
 }
 
+/// The spore scenario: our digest protocol and the full-state baseline,
+/// same seed, same run.
+int run_spores(mycelium::sim::spore_options o, uint64_t first, uint64_t seeds,
+               bool as_json) {
+  for (uint64_t k = 0; k < seeds; ++k) {
+    o.seed = first + k;
+    auto t0 = std::chrono::steady_clock::now();
+    o.full_state = false;
+    auto ours = mycelium::sim::run_spores(o);
+    o.full_state = true;
+    auto base = mycelium::sim::run_spores(o);
+    auto wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    bool ok = ours.ok && base.ok;
+    double ratio = base.bytes > 0 ? static_cast<double>(ours.bytes) /
+                                        static_cast<double>(base.bytes)
+                                  : 0.0;
+    mycelium::json out{{"scenario", "spores"},
+                       {"nodes", o.nodes},
+                       {"seed", o.seed},
+                       {"churn_per_side", o.churn},
+                       {"ok", ok},
+                       {"rounds", ours.rounds},
+                       {"bytes", ours.bytes},
+                       {"spores", ours.spores},
+                       {"returns_decided", ours.returns},
+                       {"section_events", ours.sections},
+                       {"baseline_rounds", base.rounds},
+                       {"baseline_bytes", base.bytes},
+                       {"ratio", ratio},
+                       {"wall_s", wall}};
+    if (!ok)
+      out["violation"] =
+          ours.ok ? "baseline: " + base.violation : ours.violation;
+    if (as_json)
+      std::cout << out.dump() << std::endl;
+    else
+      std::cout << "spores nodes=" << o.nodes << " seed=" << o.seed
+                << (ok ? " ok" : " FAILED") << "  converged after "
+                << ours.rounds << " rounds, " << ours.bytes
+                << " bytes; full-state baseline " << base.rounds << " rounds, "
+                << base.bytes << " bytes; ratio " << ratio << std::endl;
+    if (!ok) {
+      if (!as_json)
+        std::cout << "tests: " << k << " passed, 1 failed" << std::endl;
+      std::cerr << "mycelium-sim: invariant violated with seed " << o.seed
+                << ": " << out["violation"].get<std::string>()
+                << "\nreplay: mycelium-sim --scenario spores --nodes "
+                << o.nodes << " --seed " << o.seed << " --churn " << o.churn
+                << " --loss " << o.loss << "\n";
+      return 1;
+    }
+  }
+  if (!as_json)
+    std::cout << "tests: " << seeds << " passed, 0 failed" << std::endl;
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   reexec_with_huge_pages(argv);
   mycelium::sim::options opts;
+  mycelium::sim::spore_options spore_opts;
   bool as_json = false;
   uint64_t seeds = 1;
   for (int i = 1; i < argc; ++i) {
@@ -90,6 +156,8 @@ int main(int argc, char** argv) {
         opts.max_delay_ms = std::stoll(v.substr(colon + 1));
       } else if (arg == "--slow") {
         opts.slow_fraction = std::stod(value());
+      } else if (arg == "--churn") {
+        spore_opts.churn = std::stoul(value());
       } else if (arg == "--lifeguard") {
         opts.lifeguard = value() != "off";
       } else if (arg == "--profile") {
@@ -104,6 +172,11 @@ int main(int argc, char** argv) {
   }
   if (opts.nodes < 3)
     return usage("--nodes must be at least 3");
+  if (opts.scenario == "spores") {
+    spore_opts.nodes = opts.nodes;
+    spore_opts.loss = opts.loss;
+    return run_spores(spore_opts, opts.seed, seeds, as_json);
+  }
   auto first = opts.seed;
   for (uint64_t k = 0; k < seeds; ++k) {
     opts.seed = first + k;

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <poll.h>
@@ -51,6 +52,9 @@ Commands:
   peers                  connections, negotiated version, bytes, rejections
   members                the membership table: id, name, address, state,
                          incarnation, time since last heard
+  spores                 every node this node has met: state (online or
+                         offline), since when, last activity, addresses
+  spore NODE             one node's spore: activity periods, data summary
   ping PEER              round trip to a connected peer through the transport
   kill ACTOR             crash an actor to exercise supervision
   fault partition PEER [in|out|both]
@@ -249,6 +253,59 @@ void print_members(const json& r) {
   }
 }
 
+/// Wall-clock milliseconds as a time of day (UTC) and the age.
+std::string when(int64_t wall_ms) {
+  if (wall_ms <= 0)
+    return "-";
+  auto secs = static_cast<std::time_t>(wall_ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%m-%d %H:%M:%S", &tm);
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return std::string{buf} + " (" + age(now - wall_ms) + " ago)";
+}
+
+void print_spores(const json& r) {
+  std::cout << "self " << str(r, "self").substr(0, 8) << ": knows "
+            << str(r, "known") << " nodes, " << str(r, "online")
+            << " online; network " << str(r["master"], "network_id")
+            << " epoch " << str(r["master"], "epoch") << "\n";
+  std::printf("%-10s %-12s %-8s %-26s %-26s %s\n", "ID", "NAME", "STATE",
+              "SINCE", "LAST ACTIVITY", "ADDRESSES");
+  for (auto& n : r["nodes"]) {
+    std::string addresses;
+    for (auto& a : n["addresses"])
+      addresses += (addresses.empty() ? "" : ",") + a.get<std::string>();
+    std::printf("%-10s %-12s %-8s %-26s %-26s %s\n",
+                str(n, "id").substr(0, 8).c_str(), str(n, "name").c_str(),
+                str(n, "state").c_str(),
+                when(n.value("since_ms", int64_t{0})).c_str(),
+                when(n.value("last_activity_ms", int64_t{0})).c_str(),
+                addresses.c_str());
+  }
+}
+
+void print_spore(const json& r) {
+  std::cout << str(r, "name") << " (" << str(r, "id") << ")\n"
+            << "  state:          " << str(r, "state") << " since "
+            << when(r.value("since_ms", int64_t{0})) << "\n"
+            << "  incarnation:    " << str(r, "incarnation") << "\n"
+            << "  first seen:     "
+            << when(r.value("first_seen_ms", int64_t{0})) << "\n"
+            << "  last activity:  "
+            << when(r.value("last_activity_ms", int64_t{0})) << "\n"
+            << "  data:           "
+            << bytes_text(r.value("data_bytes", uint64_t{0})) << ", "
+            << str(r, "processed_ops") << " operations processed\n"
+            << "  activity periods:\n";
+  for (auto& p : r["activity_periods"])
+    std::cout << "    " << when(p.value("start_ms", int64_t{0})) << "  ->  "
+              << when(p.value("end_ms", int64_t{0})) << "\n";
+}
+
 void print_peers(const json& r) {
   std::cout << "node " << str(r, "node_id") << " listening on "
             << str(r, "listen") << "\n";
@@ -289,9 +346,10 @@ json make_request(const std::vector<std::string>& words) {
                   (n == 1 ? "" : "s"));
   };
   if (cmd == "status" || cmd == "actors" || cmd == "peers" ||
-      cmd == "members") {
+      cmd == "members" || cmd == "spores") {
     need(0);
-  } else if (cmd == "inspect" || cmd == "kill" || cmd == "ping") {
+  } else if (cmd == "inspect" || cmd == "kill" || cmd == "ping" ||
+             cmd == "spore") {
     need(1);
     req["args"].push_back(words[1]);
   } else if (cmd == "fault") {
@@ -360,6 +418,10 @@ int run_command(session& s, const std::vector<std::string>& words,
       print_peers(r);
     else if (cmd == "members")
       print_members(r);
+    else if (cmd == "spores")
+      print_spores(r);
+    else if (cmd == "spore")
+      print_spore(r);
     else if (cmd == "ping")
       std::cout << "pong from " << str(r, "peer").substr(0, 8) << " in "
                 << r.value("rtt_us", 0) << " us\n";

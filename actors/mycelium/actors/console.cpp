@@ -164,6 +164,10 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
     }
   } else if (cmd == "members") {
     relay_json(self, conn, lookup(self, "membership"), members_atom::value);
+  } else if (cmd == "spores" && args.empty()) {
+    relay_json(self, conn, lookup(self, "spores"), spores_atom::value);
+  } else if (cmd == "spore" && args.size() == 1) {
+    relay_json(self, conn, lookup(self, "spores"), spore_atom::value, args[0]);
   } else if (cmd == "peers") {
     relay_json(self, conn, transport, peers_atom::value);
   } else if (cmd == "kill" && args.size() == 1) {

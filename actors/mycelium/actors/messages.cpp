@@ -18,6 +18,8 @@ const char* to_string(errc code) {
     return "no_such_actor";
   case errc::refused:
     return "refused";
+  case errc::not_found:
+    return "not_found";
   }
   return "unknown";
 }

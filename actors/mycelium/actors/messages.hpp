@@ -70,6 +70,11 @@ using member_atom = caf::atom_constant<caf::atom("member")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Internal: transport housekeeping timer.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// Console: every known node's spore; one node's spore.
+using spores_atom = caf::atom_constant<caf::atom("spores")>;
+using spore_atom = caf::atom_constant<caf::atom("spore")>;
+/// Spore tracker -> subscribers: a spore event as JSON.
+using spore_ev_atom = caf::atom_constant<caf::atom("spore_ev")>;
 /// A console request (transport -> console) or reply (console ->
 /// transport): (console_atom, connection, JSON text).
 using console_atom = caf::atom_constant<caf::atom("console")>;
@@ -88,6 +93,8 @@ enum class errc : uint8_t {
   no_such_actor = 4,
   /// A request is refused by configuration (e.g. fault injection off).
   refused = 5,
+  /// A request named something (a node, a key) that is not known.
+  not_found = 6,
 };
 
 const char* to_string(errc code);

@@ -3,6 +3,7 @@
 #include "mycelium/actors/console.hpp"
 #include "mycelium/actors/health_monitor.hpp"
 #include "mycelium/actors/membership.hpp"
+#include "mycelium/actors/spore_tracker.hpp"
 #include "mycelium/actors/transport.hpp"
 
 #include <caf/all.hpp>
@@ -27,6 +28,7 @@ std::vector<child_spec> node_children(node_context_ptr ctx) {
   children.push_back(health_monitor_child(ctx));
   children.push_back(transport_child(ctx));
   children.push_back(membership_child(ctx));
+  children.push_back(spore_tracker_child(ctx));
   children.push_back(console_child(ctx));
   return children;
 }

@@ -94,6 +94,8 @@ const char* handler_name(wire::kind k) {
     return "bench";
   case wire::kind::membership:
     return "membership";
+  case wire::kind::spores:
+    return "spores";
   default:
     return nullptr;
   }

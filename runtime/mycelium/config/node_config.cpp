@@ -64,6 +64,14 @@ transport_config transport_config::local() {
   return cfg;
 }
 
+spores_config spores_config::local() {
+  spores_config cfg;
+  cfg.slot_ms = 2000;
+  cfg.sync_interval_ms = 500;
+  cfg.return_decision_ms = 3000;
+  return cfg;
+}
+
 membership_config membership_config::local() {
   membership_config cfg;
   cfg.probe_interval_ms = 200;
@@ -372,6 +380,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     cfg.store = store_config::local();
     cfg.transport = transport_config::local();
     cfg.membership = membership_config::local();
+    cfg.spores = spores_config::local();
   } else if (cfg.profile != "lan") {
     throw config_failure{errc::bad_value, "profile",
                          "expected \"lan\" or \"local\", got \"" + cfg.profile +
@@ -498,6 +507,15 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
       throw config_failure{errc::bad_value, o.child("probe_timeout_ms"),
                            "expected less than probe_interval_ms (" +
                                std::to_string(m.probe_interval_ms) + ")"};
+  });
+  r.object("spores", [&](object_reader& o) {
+    auto& sp = cfg.spores;
+    o.integer("slot_ms", sp.slot_ms, 100, 86400000);
+    o.integer("sync_interval_ms", sp.sync_interval_ms, 50, 3600000);
+    o.integer("buckets", sp.buckets, 1, 65536);
+    o.integer("retention_ms", sp.retention_ms, 60000, int64_t{3650} * 86400000);
+    o.integer("lww_tolerance_ms", sp.lww_tolerance_ms, 0, 3600000);
+    o.integer("return_decision_ms", sp.return_decision_ms, 100, 3600000);
   });
   r.object("store", [&](object_reader& o) {
     o.integer("busy_timeout_ms", cfg.store.busy_timeout_ms, 0, 600000);

@@ -179,6 +179,26 @@ struct membership_config {
   static membership_config local();
 };
 
+/// The spore tracker (memory of every node met; see spores/tracker_core).
+struct spores_config {
+  /// Activity granularity: a node seen alive in a slot was active in it.
+  int64_t slot_ms = 60000;
+  /// One spore sync exchange with a random live member per interval.
+  int64_t sync_interval_ms = 2000;
+  /// Buckets of the sync digest (more: bigger digests, smaller replies).
+  int64_t buckets = 64;
+  /// Nodes silent this long are forgotten (default 28 days).
+  int64_t retention_ms = int64_t{28} * 86400000;
+  /// Writes whose clocks fall in one window of this size are concurrent and
+  /// settled by content, not by whose clock ran ahead.
+  int64_t lww_tolerance_ms = 1000;
+  /// A returning node's rejoin is decided after this at the latest.
+  int64_t return_decision_ms = 10000;
+
+  static spores_config defaults() { return {}; }
+  static spores_config local();
+};
+
 /// Everything a node reads from its config file.
 struct node_config {
   /// Absolute path of the file this was loaded from.
@@ -212,6 +232,7 @@ struct node_config {
   store_config store;
   transport_config transport;
   membership_config membership;
+  spores_config spores;
 };
 
 /// Reads and validates the config at `path`.

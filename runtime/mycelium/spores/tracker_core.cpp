@@ -74,6 +74,13 @@ void tracker_core::restore(const std::vector<latent_spore>& spores,
     clock_.observe(master->stamp, master->stamp.wall);
     merge(master_, *master, cfg_.rules);
   }
+  // Until membership says otherwise, every node we remember is offline,
+  // since the end of its last known activity (its return is then noticed).
+  for (auto& [id, s] : spores_)
+    if (id != self_id_ && !online_.count(id)) {
+      auto last = s.last_active_slot();
+      offline_.try_emplace(id, last ? (*last + 1) * cfg_.slot_ms : 0);
+    }
   auto& self = spores_[self_id_];
   if (self.pointer.incarnation > mine.incarnation)
     mine.incarnation = self.pointer.incarnation;
@@ -145,8 +152,10 @@ tracker_effects tracker_core::on_alive(const std::string& id,
   if (auto off = offline_.find(id); off != offline_.end()) {
     pending_returns_[id] = {off->second, wall, wall + cfg_.return_decision_ms};
     offline_.erase(off);
-    // Learn at once what it did while apart.
-    send(id, make_digest(), fx);
+    // Learn soon what it did while apart: the next exchange is due now and
+    // goes to a returning node (one exchange per interval, also when a
+    // whole section returns at once).
+    next_sync_ = std::min(next_sync_, wall);
   }
   online_.try_emplace(id, wall);
   return fx;
@@ -201,6 +210,23 @@ void tracker_core::absorb(const std::string& from,
     if (merge(master_, *master, cfg_.rules))
       fx.persist_master = master_;
   }
+  // What a returning node did while apart may come through anyone.
+  for (auto& s : in)
+    if (auto p = pending_returns_.find(s.node_id); p != pending_returns_.end())
+      p->second.heard = true;
+}
+
+tracker_effects
+tracker_core::merge_full(const spore_set& in,
+                         const std::optional<master_spore>& master,
+                         wall_ms wall) {
+  tracker_effects fx;
+  std::vector<latent_spore> all;
+  all.reserve(in.size());
+  for (auto& [id, s] : in)
+    all.push_back(s);
+  absorb({}, all, master, wall, fx);
+  return fx;
 }
 
 tracker_effects tracker_core::on_message(const std::string& from,
@@ -275,7 +301,7 @@ void tracker_core::decide_returns(const std::string& peer, wall_ms wall,
                                   bool force, tracker_effects& fx) {
   for (auto i = pending_returns_.begin(); i != pending_returns_.end();) {
     auto& [id, when] = *i;
-    if (id != peer && !(force && wall >= when.deadline)) {
+    if (id != peer && !when.heard && !(force && wall >= when.deadline)) {
       ++i;
       continue;
     }
@@ -348,10 +374,18 @@ tracker_effects tracker_core::on_tick(wall_ms wall) {
   }
   if (wall >= next_sync_ && !online_.empty()) {
     next_sync_ = wall + cfg_.sync_interval_ms;
-    auto pick = rng_.next_below(online_.size());
-    auto it = online_.begin();
-    std::advance(it, static_cast<long>(pick));
-    send(it->first, make_digest(), fx);
+    // A node that came back and is still undecided first, else anyone.
+    std::vector<const std::string*> returning;
+    for (auto& [id, r] : pending_returns_)
+      if (online_.count(id))
+        returning.push_back(&id);
+    if (!returning.empty()) {
+      send(*returning[rng_.next_below(returning.size())], make_digest(), fx);
+    } else {
+      auto it = online_.begin();
+      std::advance(it, static_cast<long>(rng_.next_below(online_.size())));
+      send(it->first, make_digest(), fx);
+    }
   }
   return fx;
 }

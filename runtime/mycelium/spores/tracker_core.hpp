@@ -122,6 +122,12 @@ public:
                              wall_ms wall);
   tracker_effects on_tick(wall_ms wall);
 
+  /// Merges a whole spore set and master at once (the full-state baseline
+  /// of the simulator's benchmark; the protocol itself uses on_message).
+  tracker_effects merge_full(const spore_set& in,
+                             const std::optional<master_spore>& master,
+                             wall_ms wall);
+
   /// Our own data summary changed (written with our clock).
   tracker_effects set_summary(uint64_t data_bytes, uint64_t processed_ops,
                               wall_ms wall);
@@ -163,6 +169,8 @@ private:
     int64_t apart_since = 0;
     int64_t back = 0;
     int64_t deadline = 0;
+    /// Its spore arrived in a sync: decide on the next occasion.
+    bool heard = false;
   };
   std::map<std::string, pending_return> pending_returns_;
   /// Returns decided within one sync interval form one section event.

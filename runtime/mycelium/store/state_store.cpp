@@ -62,4 +62,55 @@ status state_store::erase(const std::string& owner) {
   });
 }
 
+status state_store::save_many(
+    const std::string& owner,
+    const std::vector<std::pair<std::string, std::string>>& puts,
+    const std::vector<std::string>& removes) {
+  if (puts.empty() && removes.empty())
+    return ok();
+  return db_->with_transaction([&](transaction& tx) -> status {
+    auto put = tx.prepare(
+        "INSERT INTO actor_state(owner, key, value, revision) "
+        "VALUES (?1, ?2, ?3, 1) ON CONFLICT(owner, key) DO UPDATE SET "
+        "value = excluded.value, revision = actor_state.revision + 1");
+    if (!put)
+      return put.err();
+    for (auto& [key, value] : puts) {
+      put->reset();
+      put->bind(1, owner).bind(2, key).bind_blob(3, value.data(), value.size());
+      if (auto st = put->run(); !st)
+        return st;
+    }
+    auto del =
+        tx.prepare("DELETE FROM actor_state WHERE owner = ?1 AND key = ?2");
+    if (!del)
+      return del.err();
+    for (auto& key : removes) {
+      del->reset();
+      del->bind(1, owner).bind(2, key);
+      if (auto st = del->run(); !st)
+        return st;
+    }
+    return ok();
+  });
+}
+
+result<std::vector<std::pair<std::string, state_store::entry>>>
+state_store::load_all(const std::string& owner) {
+  std::vector<std::pair<std::string, entry>> out;
+  auto st = db_->query(
+      "SELECT key, value, revision FROM actor_state WHERE owner = ?1 "
+      "ORDER BY key",
+      [&](statement& s) { s.bind(1, owner); },
+      [&](const statement& s) {
+        auto blob = s.column_blob(1);
+        out.emplace_back(
+            s.column_text(0),
+            entry{std::string{blob.begin(), blob.end()}, s.column_int(2)});
+      });
+  if (!st)
+    return st.err();
+  return out;
+}
+
 } // namespace mycelium::store

@@ -42,6 +42,16 @@ public:
   /// Removes every key of `owner`.
   status erase(const std::string& owner);
 
+  /// Saves `puts` and removes `removes` of `owner` in one transaction (one
+  /// sync to disk for many keys).
+  status save_many(const std::string& owner,
+                   const std::vector<std::pair<std::string, std::string>>& puts,
+                   const std::vector<std::string>& removes = {});
+
+  /// Every key of `owner` with its value, ordered by key.
+  result<std::vector<std::pair<std::string, entry>>>
+  load_all(const std::string& owner);
+
   const std::shared_ptr<database>& db() const { return db_; }
 
 private:

@@ -30,6 +30,7 @@ enum class kind : uint16_t {
   pong = 6,
   bench = 7,
   membership = 8,
+  spores = 9,
 };
 
 struct hello {

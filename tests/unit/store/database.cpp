@@ -249,3 +249,24 @@ TEST_CASE("an online backup copies the whole database") {
   auto copy_states = *store::state_store::open(copy);
   CHECK((*copy_states.load("a", "k"))->value == "v");
 }
+
+TEST_CASE("the state store saves and removes many keys in one go") {
+  test::temp_dir dir;
+  auto db = *database::open(dir / "m.db");
+  auto states = *store::state_store::open(db);
+  REQUIRE(states.save_many("s", {{"b", std::string("2\0", 2)}, {"a", "1"}}));
+  REQUIRE(states.save("other", "a", "x"));
+  auto all = states.load_all("s");
+  REQUIRE(all);
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].first == "a");
+  CHECK((*all)[1].second.value == std::string("2\0", 2));
+  REQUIRE(states.save_many("s", {{"c", "3"}, {"a", "1b"}}, {"b"}));
+  all = states.load_all("s");
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].second.value == "1b");
+  CHECK((*all)[0].second.revision == 2);
+  CHECK((*all)[1].first == "c");
+  CHECK(states.load_all("other")->size() == 1);
+  CHECK(states.load_all("none")->empty());
+}
