@@ -73,6 +73,13 @@ def test_spores_converge_after_a_partition_heals(binary, tmp, nodes):
     assert "activity periods" in out
     rc, _, err, _ = ns[0].console("spore", "nobody")
     assert rc == 1 and "nobody" in err, (rc, err)
+    # A crash of the tracker: supervision restarts it and it reloads every
+    # spore from the store.
+    before = states(ns[0])
+    ns[0].console("kill", "spores", expect=0)
+    wait_for("the restarted tracker to know every node again",
+             lambda: set(states(ns[0])) == set(before), timeout=20)
+    assert states(ns[0])["n4"] == "offline"
 
 
 def test_offline_nodes_are_remembered_across_restarts(binary, tmp, nodes):

@@ -72,8 +72,7 @@ caf::actor spawn_endpoint(caf::actor_system& sys, node_context_ptr ctx,
 /// The peer's bench actor: 'c' frames are counted, 'd' asks for the count,
 /// 'e' frames are echoed.
 caf::behavior echo(caf::event_based_actor* self) {
-  self->home_system().registry().put(caf::atom("bench"),
-                                     caf::actor_cast<caf::actor>(self));
+  register_as(self->home_system(), "bench", caf::actor_cast<caf::actor>(self));
   auto count = std::make_shared<uint64_t>(0);
   return {
       [=](frame_atom, const std::string& from, uint16_t, std::string& payload) {
@@ -223,7 +222,7 @@ figures run_mode(const char* self_exe, bool plain, int pings) {
     apply_runtime_defaults(cfg);
     caf::actor_system sys{cfg};
     caf::scoped_actor self{sys};
-    sys.registry().put(caf::atom("bench"), caf::actor{self});
+    register_as(sys, "bench", caf::actor{self});
     auto ctx =
         make_context("bench-a", free_port(),
                      {{"127.0.0.1", b.port}, {"127.0.0.1", c.port}}, plain);

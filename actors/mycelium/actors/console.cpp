@@ -191,8 +191,8 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
 caf::behavior console_impl(self_ptr self, node_context_ptr ctx) {
   keep_exception_text(self);
   self->state.ctx = std::move(ctx);
-  self->home_system().registry().put(caf::atom("console"),
-                                     caf::actor_cast<caf::actor>(self));
+  register_as(self->home_system(), "console",
+              caf::actor_cast<caf::actor>(self));
   return {
       [=](console_atom, uint64_t conn, const std::string& text) {
         handle(self, conn, text);

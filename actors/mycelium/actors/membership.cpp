@@ -138,8 +138,8 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
   st.core = std::make_unique<swim_core>(
       ctx->cfg.membership, me,
       static_cast<uint64_t>(ctx->wall_clock()) ^ 0x5eed);
-  self->home_system().registry().put(caf::atom("membership"),
-                                     caf::actor_cast<caf::actor>(self));
+  register_as(self->home_system(), "membership",
+              caf::actor_cast<caf::actor>(self));
   log::info("membership",
             "starting at incarnation " + std::to_string(incarnation));
   self->set_down_handler(

@@ -55,6 +55,13 @@ std::string describe(const caf::error& err) {
   return what;
 }
 
+void register_as(caf::actor_system& sys, const char* name,
+                 const caf::actor& who) {
+  auto key = caf::atom_from_string(name);
+  sys.registry().erase(key);
+  sys.registry().put(key, who);
+}
+
 caf::actor registered(caf::actor_system& sys, const char* name) {
   return sys.registry().get<caf::actor>(caf::atom_from_string(name));
 }

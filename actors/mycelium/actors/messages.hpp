@@ -116,6 +116,12 @@ std::string describe(const caf::error& err);
 /// The actor registered under `name` ("transport", "membership", ...), or an
 /// invalid handle. Subsystems find siblings this way, so a restarted one is
 /// found again without re-wiring.
+/// Registers `who` under `name`, replacing an earlier holder (a restarted
+/// subsystem registers again). CAF 0.17's registry `put` keeps an existing
+/// entry, so a plain `put` would leave the dead predecessor registered.
+void register_as(caf::actor_system& sys, const char* name,
+                 const caf::actor& who);
+
 caf::actor registered(caf::actor_system& sys, const char* name);
 
 /// Removes `who` from a list of subscribers (on its down message).

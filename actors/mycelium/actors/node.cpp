@@ -3,6 +3,7 @@
 #include "mycelium/actors/console.hpp"
 #include "mycelium/actors/health_monitor.hpp"
 #include "mycelium/actors/membership.hpp"
+#include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/spore_tracker.hpp"
 #include "mycelium/actors/transport.hpp"
 
@@ -49,7 +50,7 @@ caf::actor spawn_node(caf::actor_system& sys, node_context_ptr ctx,
   auto root = spawn_supervisor(sys, std::move(opts));
   // Subsystems find each other by registered name, so a restarted sibling
   // is found again without re-wiring.
-  sys.registry().put(caf::atom("node"), root);
+  register_as(sys, "node", root);
   return root;
 }
 

@@ -290,8 +290,7 @@ caf::behavior spore_impl(self_ptr self, node_context_ptr ctx) {
   first.persist.push_back(st.core->spores().at(st.core->self_id()));
   first.persist_master = st.core->master();
   perform(self, std::move(first));
-  self->home_system().registry().put(caf::atom("spores"),
-                                     caf::actor_cast<caf::actor>(self));
+  register_as(self->home_system(), "spores", caf::actor_cast<caf::actor>(self));
   self->set_down_handler(
       [=](caf::down_msg& msg) { forget(self->state.subscribers, msg.source); });
   auto tick = std::chrono::milliseconds(

@@ -291,8 +291,8 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
                               self->home_system().render(doorman.error())));
     return {};
   }
-  self->home_system().registry().put(caf::atom("transport"),
-                                     caf::actor_cast<caf::actor>(self));
+  register_as(self->home_system(), "transport",
+              caf::actor_cast<caf::actor>(self));
   log::info("transport", "listening on " + cfg.listen.to_string() +
                              " as node " + ctx->identity->node_id());
   self->set_exit_handler([=](caf::exit_msg& msg) {
