@@ -71,19 +71,9 @@ void apply(self_ptr self, const std::string& boot,
   st.cursor = {boot, ev.seq};
 }
 
-/// Subscribes to membership events, again after a restart of membership.
-void follow_membership(self_ptr self) {
-  auto& st = self->state;
-  auto current = registered(self->home_system(), "membership");
-  if (current && current != st.membership) {
-    st.membership = current;
-    self->send(current, subscribe_atom::value);
-  }
-}
-
 void sample(self_ptr self) {
   auto& st = self->state;
-  follow_membership(self);
+  follow(self, self->state.membership, "membership");
   auto s = health::sample_resources(st.ctx->cfg.data_dir, st.ctx->wall_clock());
   st.core->on_sample(s);
   auto saved = st.store->add_sample(s, st.ctx->cfg.health.history_max_samples);

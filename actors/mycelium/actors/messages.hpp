@@ -116,13 +116,24 @@ std::string describe(const caf::error& err);
 /// The actor registered under `name` ("transport", "membership", ...), or an
 /// invalid handle. Subsystems find siblings this way, so a restarted one is
 /// found again without re-wiring.
+caf::actor registered(caf::actor_system& sys, const char* name);
+
 /// Registers `who` under `name`, replacing an earlier holder (a restarted
 /// subsystem registers again). CAF 0.17's registry `put` keeps an existing
 /// entry, so a plain `put` would leave the dead predecessor registered.
 void register_as(caf::actor_system& sys, const char* name,
                  const caf::actor& who);
 
-caf::actor registered(caf::actor_system& sys, const char* name);
+/// Subscribes `self` to the actor registered as `name` when that is not
+/// `followed` any more (at first, and again after the actor restarted).
+template <class Self>
+void follow(Self* self, caf::actor& followed, const char* name) {
+  auto current = registered(self->home_system(), name);
+  if (current && current != followed) {
+    followed = current;
+    self->send(current, subscribe_atom::value);
+  }
+}
 
 /// Removes `who` from a list of subscribers (on its down message).
 void forget(std::vector<caf::actor>& subscribers, const caf::actor_addr& who);

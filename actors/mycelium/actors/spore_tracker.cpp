@@ -189,16 +189,6 @@ void refresh_summary(self_ptr self) {
           [](caf::error&) {});
 }
 
-/// Subscribes to membership events, again after a restart of membership.
-void follow_membership(self_ptr self) {
-  auto& st = self->state;
-  auto current = registered(self->home_system(), "membership");
-  if (current && current != st.membership) {
-    st.membership = current;
-    self->send(current, subscribe_atom::value);
-  }
-}
-
 std::optional<std::string> resolve(self_ptr self, const std::string& who) {
   auto& all = self->state.core->spores();
   if (all.count(who))
@@ -298,7 +288,7 @@ caf::behavior spore_impl(self_ptr self, node_context_ptr ctx) {
   self->send(self, tick_atom::value);
   return {
       [=](tick_atom) {
-        follow_membership(self);
+        follow(self, self->state.membership, "membership");
         auto wall = self->state.ctx->wall_clock();
         auto slot = wall / self->state.ctx->cfg.spores.slot_ms;
         if (slot != self->state.summary_slot) {

@@ -37,36 +37,22 @@ private:
   uint64_t h_ = 0xcbf29ce484222325ULL;
 };
 
-void add_pointer(hasher& h, const node_pointer& p) {
+// Each record's content (what tie-breaks compare) and its stamp are added
+// separately: digests hash both, tie-breaks only the content.
+void add_content(hasher& h, const node_pointer& p) {
   h.add(static_cast<uint64_t>(p.addresses.size()));
   for (auto& a : p.addresses)
     h.add(a);
   h.add(p.name);
   h.add(p.incarnation);
-  h.add(p.stamp);
 }
 
-/// Tie-breaks hash the content without the stamp: between concurrent
-/// writes the content decides, never whose clock ran ahead.
-uint64_t content(const node_pointer& p) {
-  hasher h;
-  h.add(static_cast<uint64_t>(p.addresses.size()));
-  for (auto& a : p.addresses)
-    h.add(a);
-  h.add(p.name);
-  h.add(p.incarnation);
-  return h.value();
-}
-
-uint64_t content(const data_summary& s) {
-  hasher h;
+void add_content(hasher& h, const data_summary& s) {
   h.add(s.data_bytes);
   h.add(s.processed_ops);
-  return h.value();
 }
 
-uint64_t content(const master_spore& m) {
-  hasher h;
+void add_content(hasher& h, const master_spore& m) {
   h.add(m.network_id);
   h.add(m.protocol_min);
   h.add(m.protocol_max);
@@ -75,6 +61,20 @@ uint64_t content(const master_spore& m) {
     h.add(s);
   h.add(m.epoch);
   h.add(m.settings_digest);
+}
+
+/// Tie-breaks hash the content without the stamp: between concurrent
+/// writes the content decides, never whose clock ran ahead.
+template <class T> uint64_t content(const T& record) {
+  hasher h;
+  add_content(h, record);
+  return h.value();
+}
+
+template <class T> uint64_t stamped(const T& record) {
+  hasher h;
+  add_content(h, record);
+  h.add(record.stamp);
   return h.value();
 }
 
@@ -89,41 +89,23 @@ int compare(const node_pointer& a, const node_pointer& b,
 
 } // namespace
 
-uint64_t digest(const node_pointer& p) {
-  hasher h;
-  add_pointer(h, p);
-  return h.value();
-}
+uint64_t digest(const node_pointer& p) { return stamped(p); }
 
 uint64_t digest(const latent_spore& s) {
   hasher h;
   h.add(s.node_id);
-  add_pointer(h, s.pointer);
+  h.add(stamped(s.pointer));
   h.add(s.first_seen_ms);
   h.add(static_cast<uint64_t>(s.activity.size()));
   for (auto& r : s.activity) {
     h.add(r.first);
     h.add(r.last);
   }
-  h.add(s.summary.data_bytes);
-  h.add(s.summary.processed_ops);
-  h.add(s.summary.stamp);
+  h.add(stamped(s.summary));
   return h.value();
 }
 
-uint64_t digest(const master_spore& m) {
-  hasher h;
-  h.add(m.network_id);
-  h.add(m.protocol_min);
-  h.add(m.protocol_max);
-  h.add(static_cast<uint64_t>(m.seeds.size()));
-  for (auto& s : m.seeds)
-    h.add(s);
-  h.add(m.epoch);
-  h.add(m.settings_digest);
-  h.add(m.stamp);
-  return h.value();
-}
+uint64_t digest(const master_spore& m) { return stamped(m); }
 
 std::optional<int64_t> latent_spore::last_active_slot() const {
   if (activity.empty())
