@@ -1,0 +1,117 @@
+#pragma once
+
+/// Conflict-free replicated data types for the Global Database, as
+/// delta-state CRDTs (Almeida, Shoker, Baquero, "Delta State Replicated Data
+/// Types"): every mutation returns a delta, a small state that merges like
+/// any other, so replicas ship deltas instead of whole states and any merge
+/// order, duplication or batching gives the same result.
+///
+/// Causal types (multi-value register, observed-remove set) keep a causal
+/// context: the dots (replica, counter) of every write they have seen, as a
+/// version vector plus a cloud of dots beyond it. A dot in the context but
+/// not in the store was removed; that is how removals travel in deltas.
+///
+/// Every merge is commutative, associative and idempotent (property-tested
+/// against reference models in tests/unit/gdb).
+
+#include "mycelium/spores/hlc.hpp"
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mycelium::gdb {
+
+using replica_id = std::string;
+
+struct dot {
+  replica_id replica;
+  uint64_t counter = 0;
+  bool operator<(const dot& o) const {
+    return replica != o.replica ? replica < o.replica : counter < o.counter;
+  }
+  bool operator==(const dot& o) const {
+    return replica == o.replica && counter == o.counter;
+  }
+};
+
+/// What a replica has seen: a compact version vector plus loose dots.
+class causal_context {
+public:
+  bool contains(const dot& d) const;
+  /// The next dot of `r` (and records it).
+  dot next(const replica_id& r);
+  void add(const dot& d);
+  void merge(const causal_context& o);
+  /// Folds loose dots that continue the vector into it (canonical form).
+  void compact();
+  bool operator==(const causal_context& o) const {
+    return vv_ == o.vv_ && cloud_ == o.cloud_;
+  }
+  const std::map<replica_id, uint64_t>& vector() const { return vv_; }
+  const std::set<dot>& cloud() const { return cloud_; }
+
+private:
+  std::map<replica_id, uint64_t> vv_;
+  std::set<dot> cloud_;
+};
+
+/// Last-writer-wins register: the write with the highest hybrid logical
+/// clock stamp wins; equal stamps are settled by writer, then value.
+struct lww_register {
+  std::string value;
+  spores::hlc_stamp stamp;
+  replica_id writer;
+  bool set = false;
+
+  static lww_register write(std::string v, spores::hlc_stamp at, replica_id by);
+  void merge(const lww_register& o);
+  bool operator==(const lww_register& o) const {
+    return set == o.set && stamp == o.stamp && writer == o.writer &&
+           value == o.value;
+  }
+};
+
+/// Positive-negative counter: per replica increments and decrements.
+struct pn_counter {
+  std::map<replica_id, std::pair<uint64_t, uint64_t>> parts;
+
+  int64_t value() const;
+  /// Returns the delta (the replica's new part only).
+  pn_counter add(const replica_id& r, int64_t by);
+  void merge(const pn_counter& o);
+  bool operator==(const pn_counter& o) const { return parts == o.parts; }
+};
+
+/// Multi-value register: a write replaces every value it has seen;
+/// concurrent writes are all kept until one overwrites them.
+struct mv_register {
+  std::map<dot, std::string> values;
+  causal_context context;
+
+  std::vector<std::string> read() const;
+  mv_register write(const replica_id& r, std::string v);
+  void merge(const mv_register& o);
+  bool operator==(const mv_register& o) const {
+    return values == o.values && context == o.context;
+  }
+};
+
+/// Observed-remove set (add wins over a concurrent remove).
+struct or_set {
+  std::map<std::string, std::set<dot>> entries;
+  causal_context context;
+
+  bool contains(const std::string& e) const;
+  std::vector<std::string> elements() const;
+  or_set add(const replica_id& r, const std::string& e);
+  or_set remove(const std::string& e);
+  void merge(const or_set& o);
+  bool operator==(const or_set& o) const {
+    return entries == o.entries && context == o.context;
+  }
+};
+
+} // namespace mycelium::gdb
