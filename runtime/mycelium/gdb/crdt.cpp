@@ -209,4 +209,104 @@ void or_set::merge(const or_set& o) {
   context.merge(o.context);
 }
 
+// -- crdt_value -------------------------------------------------------------
+
+const char* to_string(crdt_value::type t) {
+  switch (t) {
+  case crdt_value::type::lww:
+    return "lww";
+  case crdt_value::type::mv:
+    return "mv";
+  case crdt_value::type::counter:
+    return "counter";
+  case crdt_value::type::set:
+    return "set";
+  }
+  return "unknown";
+}
+
+void crdt_value::merge(const crdt_value& o) {
+  if (o.kind != kind) {
+    if (o.kind < kind)
+      return;
+    *this = o;
+    return;
+  }
+  lww.merge(o.lww);
+  mv.merge(o.mv);
+  counter.merge(o.counter);
+  set.merge(o.set);
+}
+
+// -- or_map -----------------------------------------------------------------
+
+bool or_map::contains(const std::string& key) const {
+  auto i = entries.find(key);
+  return i != entries.end() && !i->second.presence.empty();
+}
+
+const crdt_value* or_map::get(const std::string& key) const {
+  auto i = entries.find(key);
+  return i != entries.end() && !i->second.presence.empty() ? &i->second.value
+                                                           : nullptr;
+}
+
+std::vector<std::string> or_map::keys() const {
+  std::vector<std::string> out;
+  for (auto& [k, e] : entries)
+    if (!e.presence.empty())
+      out.push_back(k);
+  return out;
+}
+
+or_map or_map::update(const replica_id& r, const std::string& key,
+                      const crdt_value& value_delta) {
+  or_map delta;
+  auto d = context.next(r);
+  delta.context.add(d);
+  auto& de = delta.entries[key];
+  de.presence = {d};
+  de.value = value_delta;
+  auto& mine = entries[key];
+  mine.presence.insert(d);
+  mine.value.merge(value_delta);
+  return delta;
+}
+
+or_map or_map::remove(const std::string& key) {
+  or_map delta;
+  auto i = entries.find(key);
+  if (i == entries.end())
+    return delta;
+  for (auto& d : i->second.presence)
+    delta.context.add(d);
+  i->second.presence.clear();
+  return delta;
+}
+
+void or_map::merge(const or_map& o) {
+  for (auto& [k, theirs] : o.entries) {
+    auto i = entries.find(k);
+    if (i == entries.end()) {
+      entry e;
+      e.value = theirs.value;
+      // Their presence dots we have seen removed stay removed.
+      for (auto& d : theirs.presence)
+        if (!context.contains(d))
+          e.presence.insert(d);
+      entries.emplace(k, std::move(e));
+      continue;
+    }
+    i->second.presence =
+        join_dots(i->second.presence, context, theirs.presence, o.context);
+    i->second.value.merge(theirs.value);
+  }
+  // Keys only we have: drop presence dots they saw and we did not keep.
+  for (auto& [k, mine] : entries)
+    if (o.entries.count(k) == 0)
+      for (auto i = mine.presence.begin(); i != mine.presence.end();)
+        i = o.context.contains(*i) ? mine.presence.erase(i) : std::next(i);
+  context.merge(o.context);
+}
+
 } // namespace mycelium::gdb

@@ -114,4 +114,56 @@ struct or_set {
   }
 };
 
+/// The value of a map entry: one of the CRDTs above, tagged with its type.
+/// Writes of another type to an existing key are refused by the database;
+/// should two replicas still create a key with different types
+/// concurrently, the higher type tag wins deterministically.
+struct crdt_value {
+  enum class type : uint8_t { lww = 0, mv = 1, counter = 2, set = 3 };
+  type kind = type::lww;
+  lww_register lww;
+  mv_register mv;
+  pn_counter counter;
+  or_set set;
+
+  void merge(const crdt_value& o);
+  bool operator==(const crdt_value& o) const {
+    return kind == o.kind && lww == o.lww && mv == o.mv &&
+           counter == o.counter && set == o.set;
+  }
+};
+
+const char* to_string(crdt_value::type t);
+
+/// Observed-remove map: a key is present while it has a presence dot no
+/// remove observed (an update concurrent with a remove wins). Values merge
+/// with their own CRDT, also while the key is absent: a removed key keeps
+/// its value state (a tombstone, so merging stays a join), and an update
+/// after a remove continues from it.
+struct or_map {
+  struct entry {
+    std::set<dot> presence;
+    crdt_value value;
+    bool operator==(const entry& o) const {
+      return presence == o.presence && value == o.value;
+    }
+  };
+  std::map<std::string, entry> entries;
+  causal_context context;
+
+  bool contains(const std::string& key) const;
+  const crdt_value* get(const std::string& key) const;
+  std::vector<std::string> keys() const;
+  /// Applies `value_delta` (already applied by the caller to a copy of the
+  /// current value, or a fresh value) under a new presence dot; returns
+  /// the map delta.
+  or_map update(const replica_id& r, const std::string& key,
+                const crdt_value& value_delta);
+  or_map remove(const std::string& key);
+  void merge(const or_map& o);
+  bool operator==(const or_map& o) const {
+    return entries == o.entries && context == o.context;
+  }
+};
+
 } // namespace mycelium::gdb

@@ -204,6 +204,7 @@ TEST_CASE("merges are commutative, associative and idempotent") {
   for (int trial = 0; trial < 200; ++trial) {
     std::vector<or_set> s(3);
     std::vector<mv_register> m(3);
+    std::vector<or_map> om(3);
     for (int i = 0; i < 12; ++i) {
       auto r = rng.next_below(3);
       auto e = std::string(1, static_cast<char>('a' + rng.next_below(3)));
@@ -212,10 +213,21 @@ TEST_CASE("merges are commutative, associative and idempotent") {
       else
         s[r].add("r" + std::to_string(r), e);
       m[r].write("r" + std::to_string(r), e);
+      if (rng.next_below(3) == 0) {
+        om[r].remove(e);
+      } else {
+        crdt_value v;
+        v.kind = rng.next_below(4) == 0 ? crdt_value::type::set
+                                        : crdt_value::type::lww;
+        v.lww = lww_register::write(e, {i, 0}, "r" + std::to_string(r));
+        v.set.add("r" + std::to_string(r), e);
+        om[r].update("r" + std::to_string(r), e, v);
+      }
       if (rng.next_below(4) == 0) {
         auto o = rng.next_below(3);
         s[r].merge(s[o]);
         m[r].merge(m[o]);
+        om[r].merge(om[o]);
       }
     }
     auto join = [](auto a, const auto& b) {
@@ -228,5 +240,56 @@ TEST_CASE("merges are commutative, associative and idempotent") {
     CHECK(join(m[0], m[1]) == join(m[1], m[0]));
     CHECK(join(join(m[0], m[1]), m[2]) == join(m[0], join(m[1], m[2])));
     CHECK(join(m[0], m[0]) == m[0]);
+    CHECK(join(om[0], om[1]) == join(om[1], om[0]));
+    CHECK(join(join(om[0], om[1]), om[2]) == join(om[0], join(om[1], om[2])));
+    CHECK(join(om[0], om[0]) == om[0]);
+  }
+}
+
+TEST_CASE("or-map of counters: add-wins keys, values merged across removes") {
+  prng rng{15};
+  for (int trial = 0; trial < 300; ++trial) {
+    using H = history<or_map>;
+    H h{3};
+    h.run(
+        rng, 40,
+        [](prng& g) {
+          H::op o;
+          o.kind = g.next_below(3) == 0 ? 1 : 0; // 0 update, 1 remove
+          o.arg = std::string(1, static_cast<char>('k' + g.next_below(3)));
+          o.amount = static_cast<int64_t>(g.next_below(11)) - 5;
+          return o;
+        },
+        [](or_map& m, const H::op& o) {
+          if (o.kind == 1)
+            return m.remove(o.arg);
+          crdt_value current;
+          current.kind = crdt_value::type::counter;
+          if (auto i = m.entries.find(o.arg); i != m.entries.end())
+            current = i->second.value;
+          crdt_value delta;
+          delta.kind = crdt_value::type::counter;
+          delta.counter = current.counter.add(o.replica, o.amount);
+          return m.update(o.replica, o.arg, delta);
+        });
+    REQUIRE(h.converged());
+    std::map<std::string, int64_t> sums;
+    std::set<std::string> present;
+    for (size_t i = 0; i < h.ops.size(); ++i) {
+      auto& u = h.ops[i];
+      if (u.kind != 0)
+        continue;
+      sums[u.arg] += u.amount;
+      bool removed = false;
+      for (auto& r : h.ops)
+        removed |= r.kind == 1 && r.arg == u.arg &&
+                   r.before.count(static_cast<int>(i)) != 0;
+      if (!removed)
+        present.insert(u.arg);
+    }
+    auto keys = h.states[0].keys();
+    CHECK(std::set<std::string>(keys.begin(), keys.end()) == present);
+    for (auto& k : present)
+      CHECK(h.states[0].get(k)->counter.value() == sums[k]);
   }
 }
