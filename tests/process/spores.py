@@ -80,6 +80,16 @@ def test_spores_converge_after_a_partition_heals(binary, tmp, nodes):
     wait_for("the restarted tracker to know every node again",
              lambda: set(states(ns[0])) == set(before), timeout=20)
     assert states(ns[0])["n4"] == "offline"
+    # n4 stays offline across a restart of the three others.
+    for n in live:
+        n.signal(signal.SIGTERM)
+        n.wait_exit()
+    for n in live:
+        n.start()
+    for n in live:
+        n.wait_running()
+        wait_for(f"{n.name} to remember n4 as offline after its restart",
+                 lambda: states(n).get("n4") == "offline", timeout=20)
 
 
 def test_offline_nodes_are_remembered_across_restarts(binary, tmp, nodes):
