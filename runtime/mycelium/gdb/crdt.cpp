@@ -267,45 +267,36 @@ or_map or_map::update(const replica_id& r, const std::string& key,
   auto& de = delta.entries[key];
   de.presence = {d};
   de.value = value_delta;
-  auto& mine = entries[key];
-  mine.presence.insert(d);
-  mine.value.merge(value_delta);
+  merge(key, de);
   return delta;
 }
 
 or_map or_map::remove(const std::string& key) {
   or_map delta;
   auto i = entries.find(key);
-  if (i == entries.end())
+  if (i == entries.end() || i->second.presence.empty())
     return delta;
-  for (auto& d : i->second.presence)
-    delta.context.add(d);
-  i->second.presence.clear();
+  auto& de = delta.entries[key];
+  de.removed = i->second.presence;
+  merge(key, de);
   return delta;
 }
 
+void or_map::merge(const std::string& key, const entry& e) {
+  auto& mine = entries[key];
+  // Presence is a two-phase set of dots: once removed, a dot never returns.
+  mine.removed.insert(e.removed.begin(), e.removed.end());
+  mine.presence.insert(e.presence.begin(), e.presence.end());
+  for (auto& d : mine.removed)
+    mine.presence.erase(d);
+  mine.value.merge(e.value);
+  for (auto& d : e.presence)
+    context.add(d);
+}
+
 void or_map::merge(const or_map& o) {
-  for (auto& [k, theirs] : o.entries) {
-    auto i = entries.find(k);
-    if (i == entries.end()) {
-      entry e;
-      e.value = theirs.value;
-      // Their presence dots we have seen removed stay removed.
-      for (auto& d : theirs.presence)
-        if (!context.contains(d))
-          e.presence.insert(d);
-      entries.emplace(k, std::move(e));
-      continue;
-    }
-    i->second.presence =
-        join_dots(i->second.presence, context, theirs.presence, o.context);
-    i->second.value.merge(theirs.value);
-  }
-  // Keys only we have: drop presence dots they saw and we did not keep.
-  for (auto& [k, mine] : entries)
-    if (o.entries.count(k) == 0)
-      for (auto i = mine.presence.begin(); i != mine.presence.end();)
-        i = o.context.contains(*i) ? mine.presence.erase(i) : std::next(i);
+  for (auto& [k, e] : o.entries)
+    merge(k, e);
   context.merge(o.context);
 }
 

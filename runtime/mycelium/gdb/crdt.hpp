@@ -135,32 +135,39 @@ struct crdt_value {
 
 const char* to_string(crdt_value::type t);
 
-/// Observed-remove map: a key is present while it has a presence dot no
-/// remove observed (an update concurrent with a remove wins). Values merge
-/// with their own CRDT, also while the key is absent: a removed key keeps
-/// its value state (a tombstone, so merging stays a join), and an update
-/// after a remove continues from it.
+/// Observed-remove map: a key is present while it has a presence dot that
+/// no remove observed (an update concurrent with a remove wins). Each key
+/// records the presence dots removed from it, so every entry is
+/// self-contained: any subset of entries (a digest range during
+/// anti-entropy) merges correctly on its own, without the whole context.
+/// Values merge with their own CRDT, also while the key is absent: a
+/// removed key keeps its value state and its removed dots (a tombstone, so
+/// merging stays a join); an update after a remove continues from it.
+/// Tombstones are never collected yet.
 struct or_map {
   struct entry {
     std::set<dot> presence;
+    std::set<dot> removed;
     crdt_value value;
     bool operator==(const entry& o) const {
-      return presence == o.presence && value == o.value;
+      return presence == o.presence && removed == o.removed && value == o.value;
     }
   };
   std::map<std::string, entry> entries;
+  /// Only for making new dots: the highest counter each replica used.
   causal_context context;
 
   bool contains(const std::string& key) const;
   const crdt_value* get(const std::string& key) const;
   std::vector<std::string> keys() const;
-  /// Applies `value_delta` (already applied by the caller to a copy of the
-  /// current value, or a fresh value) under a new presence dot; returns
-  /// the map delta.
+  /// Applies `value_delta` (computed by the caller on a copy of the current
+  /// value, or a fresh value) under a new presence dot; returns the delta.
   or_map update(const replica_id& r, const std::string& key,
                 const crdt_value& value_delta);
   or_map remove(const std::string& key);
   void merge(const or_map& o);
+  /// Merges one entry (as received in a delta or a digest range).
+  void merge(const std::string& key, const entry& e);
   bool operator==(const or_map& o) const {
     return entries == o.entries && context == o.context;
   }

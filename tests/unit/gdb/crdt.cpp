@@ -293,3 +293,30 @@ TEST_CASE("or-map of counters: add-wins keys, values merged across removes") {
       CHECK(h.states[0].get(k)->counter.value() == sums[k]);
   }
 }
+
+TEST_CASE("or-map entries are self-contained: a subset merges on its own") {
+  or_map a;
+  crdt_value v;
+  v.lww = lww_register::write("x", {1, 0}, "a");
+  a.update("a", "k1", v);
+  a.update("a", "k2", v);
+  auto b = a;
+  a.remove("k1");
+  v.lww = lww_register::write("y", {2, 0}, "a");
+  a.update("a", "k3", v);
+  // Ship only k1's entry (one digest range): b learns of the removal and
+  // nothing else changes.
+  b.merge("k1", a.entries.at("k1"));
+  CHECK_FALSE(b.contains("k1"));
+  CHECK(b.contains("k2"));
+  CHECK_FALSE(b.contains("k3"));
+  // A concurrent update on b still wins over the remove it did not see.
+  auto c = b;
+  v.lww = lww_register::write("z", {3, 0}, "c");
+  c.update("c", "k2", v);
+  auto a2 = a;
+  a2.remove("k2");
+  a2.merge(c);
+  CHECK(a2.contains("k2"));
+  CHECK(a2.get("k2")->lww.value == "z");
+}
