@@ -19,8 +19,8 @@ fi
 if [ ! -f "$out/build.ninja" ]; then
   CXX=clang++ meson setup "$out" "$src" -Dfuzz=true --wrap-mode=nodownload >/dev/null
 fi
-targets=(frame-decoder config hello membership spores)
-corpora=(frame config hello membership spores)
+targets=(frame-decoder config hello membership spores gdb)
+corpora=(frame config hello membership spores gdb)
 ninja -C "$out" "${targets[@]/#/fuzz/fuzz-}" >/dev/null
 passed=0
 failed=0

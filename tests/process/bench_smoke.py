@@ -46,6 +46,17 @@ def main():
     for field in ["false_failures", "suspicions", "busy_processes", "seconds"]:
         checks.append((f"membership-load prints {field}", field in doc))
     checks.append(("membership-load saturated the cores", doc.get("busy_processes", 0) >= 2))
+    # The Global Database CRDT figures, small.
+    r = subprocess.run([bench, "gdb", "--json", "--iterations", "5000"],
+                       capture_output=True, text=True, timeout=120)
+    checks.append(("gdb exits 0", r.returncode == 0))
+    lines = [json.loads(l) for l in r.stdout.strip().splitlines()] if r.returncode == 0 else []
+    scenarios = {l.get("scenario"): l for l in lines}
+    checks.append(("gdb prints merge and reconciliation", set(scenarios) == {"merge", "reconciliation"}))
+    rec = scenarios.get("reconciliation", {})
+    for field in ["bytes", "baseline_bytes", "ratio", "converge_ms", "rounds"]:
+        checks.append((f"gdb reconciliation prints {field}", field in rec))
+    checks.append(("gdb merge prints ops_per_s", scenarios.get("merge", {}).get("ops_per_s", 0) > 0))
     r = subprocess.run([bench, "nonsense"], capture_output=True, text=True)
     checks.append(("unknown scenario exits 2", r.returncode == 2))
     for name, ok in checks:

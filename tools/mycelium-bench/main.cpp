@@ -16,6 +16,7 @@
 #include "mycelium/system/log.hpp"
 
 #include "common.hpp"
+#include "gdb_bench.hpp"
 #include "membership_bench.hpp"
 #include "transport_bench.hpp"
 
@@ -52,6 +53,11 @@ Scenarios:
   membership failure detection between 5 myceliumd processes (lan profile):
             time until every other node marks a SIGSTOPped member failed,
             and the same after kill -9, p50 and max over --trials (10).
+  gdb       the Global Database's CRDTs: delta merge throughput (next to a
+            std::map insert), and Merkle reconciliation of --iterations keys
+            (100000) with 1% diverged: bytes, messages, rounds and time,
+            next to shipping the full state both ways ("ratio", target
+            <= 0.05). In process; the database actor is not built yet.
   membership-load
             false failures: 5 myceliumd processes (lan profile) run for
             --seconds (600) while two busy-loop processes per core saturate
@@ -306,6 +312,8 @@ int main(int argc, char** argv) {
                                 iterations_set ? iterations : 3000);
   if (scenario == "membership")
     return bench::run_membership(as_json, trials, "/proc/self/exe");
+  if (scenario == "gdb")
+    return bench::run_gdb(as_json, iterations_set ? iterations : 100000);
   if (scenario == "membership-load")
     return bench::run_membership_load(as_json, seconds, "/proc/self/exe");
   std::cerr << "mycelium-bench: "

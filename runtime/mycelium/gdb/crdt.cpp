@@ -33,6 +33,14 @@ void causal_context::merge(const causal_context& o) {
   compact();
 }
 
+void causal_context::merge_vector_entry(const replica_id& r, uint64_t counter) {
+  if (counter == 0)
+    return;
+  auto& mine = vv_[r];
+  mine = std::max(mine, counter);
+  compact();
+}
+
 void causal_context::compact() {
   // The cloud is ordered by replica, then counter: one pass folds every run
   // that continues a replica's vector entry and drops what it covers.

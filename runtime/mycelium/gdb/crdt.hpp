@@ -47,6 +47,8 @@ public:
   void merge(const causal_context& o);
   /// Folds loose dots that continue the vector into it (canonical form).
   void compact();
+  /// Raises `r`'s vector entry to at least `counter` (decoding).
+  void merge_vector_entry(const replica_id& r, uint64_t counter);
   bool operator==(const causal_context& o) const {
     return vv_ == o.vv_ && cloud_ == o.cloud_;
   }
