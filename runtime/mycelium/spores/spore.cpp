@@ -65,13 +65,15 @@ void add_content(hasher& h, const master_spore& m) {
 
 /// Tie-breaks hash the content without the stamp: between concurrent
 /// writes the content decides, never whose clock ran ahead.
-template <class T> uint64_t content(const T& record) {
+template <class T>
+uint64_t content(const T& record) {
   hasher h;
   add_content(h, record);
   return h.value();
 }
 
-template <class T> uint64_t stamped(const T& record) {
+template <class T>
+uint64_t stamped(const T& record) {
   hasher h;
   add_content(h, record);
   h.add(record.stamp);
@@ -89,7 +91,9 @@ int compare(const node_pointer& a, const node_pointer& b,
 
 } // namespace
 
-uint64_t digest(const node_pointer& p) { return stamped(p); }
+uint64_t digest(const node_pointer& p) {
+  return stamped(p);
+}
 
 uint64_t digest(const latent_spore& s) {
   hasher h;
@@ -105,7 +109,9 @@ uint64_t digest(const latent_spore& s) {
   return h.value();
 }
 
-uint64_t digest(const master_spore& m) { return stamped(m); }
+uint64_t digest(const master_spore& m) {
+  return stamped(m);
+}
 
 std::optional<int64_t> latent_spore::last_active_slot() const {
   if (activity.empty())
