@@ -55,6 +55,11 @@ Commands:
   spores                 every node this node has met: state (online or
                          offline), since when, last activity, addresses
   spore NODE             one node's spore: activity periods, data summary
+  db put KEY VALUE [TYPE]  write (TYPE lww (default), mv, counter: add an
+                         integer, set: add an element); acknowledged once
+                         persisted on this node
+  db get KEY | db del KEY | db list [PREFIX] | db stats
+  db read-only on|off    refuse writes (reads go on) or accept them again
   ping PEER              round trip to a connected peer through the transport
   kill ACTOR             crash an actor to exercise supervision
   fault partition PEER [in|out|both]
@@ -306,6 +311,27 @@ void print_spore(const json& r) {
               << when(p.value("end_ms", int64_t{0})) << "\n";
 }
 
+void print_db(const std::string& sub, const json& r) {
+  if (sub == "get") {
+    std::cout << str(r, "key") << " (" << str(r, "type") << "):";
+    for (auto& v : r["values"])
+      std::cout << " " << v.get<std::string>();
+    std::cout << "\n";
+  } else if (sub == "list") {
+    for (auto& k : r["keys"])
+      std::cout << k.get<std::string>() << "\n";
+  } else if (sub == "stats") {
+    std::cout << "keys " << str(r, "keys") << ", "
+              << bytes_text(r.value("bytes", uint64_t{0})) << ", read-only "
+              << (r.value("read_only", false) ? "on" : "off") << "\n";
+    for (auto& [peer, at] : r["last_reconciliation_ms"].items())
+      std::cout << "  last reconciliation with " << peer << ": "
+                << when(at.get<int64_t>()) << "\n";
+  } else {
+    std::cout << "ok\n";
+  }
+}
+
 void print_peers(const json& r) {
   std::cout << "node " << str(r, "node_id") << " listening on "
             << str(r, "listen") << "\n";
@@ -348,6 +374,12 @@ json make_request(const std::vector<std::string>& words) {
   if (cmd == "status" || cmd == "actors" || cmd == "peers" ||
       cmd == "members" || cmd == "spores") {
     need(0);
+  } else if (cmd == "db") {
+    if (words.size() < 2)
+      throw usage("db needs a subcommand: put, get, del, list, stats or "
+                  "read-only");
+    for (size_t i = 1; i < words.size(); ++i)
+      req["args"].push_back(words[i]);
   } else if (cmd == "inspect" || cmd == "kill" || cmd == "ping" ||
              cmd == "spore") {
     need(1);
@@ -422,6 +454,8 @@ int run_command(session& s, const std::vector<std::string>& words,
       print_spores(r);
     else if (cmd == "spore")
       print_spore(r);
+    else if (cmd == "db")
+      print_db(words[1], r);
     else if (cmd == "ping")
       std::cout << "pong from " << str(r, "peer").substr(0, 8) << " in "
                 << r.value("rtt_us", 0) << " us\n";

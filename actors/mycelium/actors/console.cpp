@@ -168,6 +168,9 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
     relay_json(self, conn, lookup(self, "spores"), spores_atom::value);
   } else if (cmd == "spore" && args.size() == 1) {
     relay_json(self, conn, lookup(self, "spores"), spore_atom::value, args[0]);
+  } else if (cmd == "db" && !args.empty()) {
+    relay_json(self, conn, lookup(self, "gdb"), db_atom::value,
+               json(args).dump());
   } else if (cmd == "peers") {
     relay_json(self, conn, transport, peers_atom::value);
   } else if (cmd == "kill" && args.size() == 1) {

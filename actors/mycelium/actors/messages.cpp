@@ -20,6 +20,10 @@ const char* to_string(errc code) {
     return "refused";
   case errc::not_found:
     return "not_found";
+  case errc::bad_request:
+    return "bad_request";
+  case errc::read_only:
+    return "read_only";
   }
   return "unknown";
 }

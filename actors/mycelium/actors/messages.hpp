@@ -75,6 +75,8 @@ using spores_atom = caf::atom_constant<caf::atom("spores")>;
 using spore_atom = caf::atom_constant<caf::atom("spore")>;
 /// Spore tracker -> subscribers: a spore event as JSON.
 using spore_ev_atom = caf::atom_constant<caf::atom("spore_ev")>;
+/// Console -> Global Database: a `db` command (arguments as a JSON array).
+using db_atom = caf::atom_constant<caf::atom("db")>;
 /// A console request (transport -> console) or reply (console ->
 /// transport): (console_atom, connection, JSON text).
 using console_atom = caf::atom_constant<caf::atom("console")>;
@@ -95,6 +97,10 @@ enum class errc : uint8_t {
   refused = 5,
   /// A request named something (a node, a key) that is not known.
   not_found = 6,
+  /// A request is malformed or breaks a limit (bad key, type mismatch...).
+  bad_request = 7,
+  /// The Global Database is in read-only mode.
+  read_only = 8,
 };
 
 const char* to_string(errc code);

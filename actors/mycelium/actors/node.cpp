@@ -1,6 +1,7 @@
 #include "mycelium/actors/node.hpp"
 
 #include "mycelium/actors/console.hpp"
+#include "mycelium/actors/gdb.hpp"
 #include "mycelium/actors/health_monitor.hpp"
 #include "mycelium/actors/membership.hpp"
 #include "mycelium/actors/messages.hpp"
@@ -30,6 +31,7 @@ std::vector<child_spec> node_children(node_context_ptr ctx) {
   children.push_back(transport_child(ctx));
   children.push_back(membership_child(ctx));
   children.push_back(spore_tracker_child(ctx));
+  children.push_back(gdb_child(ctx));
   children.push_back(console_child(ctx));
   return children;
 }

@@ -96,6 +96,8 @@ const char* handler_name(wire::kind k) {
     return "membership";
   case wire::kind::spores:
     return "spores";
+  case wire::kind::gdb:
+    return "gdb";
   default:
     return nullptr;
   }

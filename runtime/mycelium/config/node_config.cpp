@@ -64,6 +64,12 @@ transport_config transport_config::local() {
   return cfg;
 }
 
+gdb_config gdb_config::local() {
+  gdb_config cfg;
+  cfg.anti_entropy_interval_ms = 1000;
+  return cfg;
+}
+
 spores_config spores_config::local() {
   spores_config cfg;
   cfg.slot_ms = 2000;
@@ -381,6 +387,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     cfg.transport = transport_config::local();
     cfg.membership = membership_config::local();
     cfg.spores = spores_config::local();
+    cfg.gdb = gdb_config::local();
   } else if (cfg.profile != "lan") {
     throw config_failure{errc::bad_value, "profile",
                          "expected \"lan\" or \"local\", got \"" + cfg.profile +
@@ -516,6 +523,13 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     o.integer("retention_ms", sp.retention_ms, 60000, int64_t{3650} * 86400000);
     o.integer("lww_tolerance_ms", sp.lww_tolerance_ms, 0, 3600000);
     o.integer("return_decision_ms", sp.return_decision_ms, 100, 3600000);
+  });
+  r.object("gdb", [&](object_reader& o) {
+    auto& g = cfg.gdb;
+    o.integer("max_key_bytes", g.max_key_bytes, 1, 65536);
+    o.integer("max_value_bytes", g.max_value_bytes, 1, 16777216);
+    o.integer("anti_entropy_interval_ms", g.anti_entropy_interval_ms, 100,
+              86400000);
   });
   r.object("store", [&](object_reader& o) {
     o.integer("busy_timeout_ms", cfg.store.busy_timeout_ms, 0, 600000);

@@ -199,6 +199,19 @@ struct spores_config {
   static spores_config local();
 };
 
+/// The Global Database replica.
+struct gdb_config {
+  /// Keys and values larger than this are refused.
+  int64_t max_key_bytes = 256;
+  int64_t max_value_bytes = 65536;
+  /// One Merkle anti-entropy exchange with a random live member per period
+  /// (and at once when the spore tracker reports a return needing sync).
+  int64_t anti_entropy_interval_ms = 10000;
+
+  static gdb_config defaults() { return {}; }
+  static gdb_config local();
+};
+
 /// Everything a node reads from its config file.
 struct node_config {
   /// Absolute path of the file this was loaded from.
@@ -233,6 +246,7 @@ struct node_config {
   transport_config transport;
   membership_config membership;
   spores_config spores;
+  gdb_config gdb;
 };
 
 /// Reads and validates the config at `path`.

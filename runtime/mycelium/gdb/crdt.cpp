@@ -298,7 +298,11 @@ void or_map::merge(const std::string& key, const entry& e) {
   for (auto& d : mine.removed)
     mine.presence.erase(d);
   mine.value.merge(e.value);
+  // Every dot ever used, removed ones too: a replica restored from its
+  // entries must never hand out one of its old dots again.
   for (auto& d : e.presence)
+    context.add(d);
+  for (auto& d : e.removed)
     context.add(d);
 }
 

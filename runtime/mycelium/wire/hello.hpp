@@ -31,6 +31,7 @@ enum class kind : uint16_t {
   bench = 7,
   membership = 8,
   spores = 9,
+  gdb = 10,
 };
 
 struct hello {
