@@ -52,7 +52,11 @@ def main():
     checks.append(("gdb exits 0", r.returncode == 0))
     lines = [json.loads(l) for l in r.stdout.strip().splitlines()] if r.returncode == 0 else []
     scenarios = {l.get("scenario"): l for l in lines}
-    checks.append(("gdb prints merge and reconciliation", set(scenarios) == {"merge", "reconciliation"}))
+    checks.append(("gdb prints merge, reconciliation and write latency",
+                   set(scenarios) == {"merge", "reconciliation", "write_latency"}))
+    lat = scenarios.get("write_latency", {})
+    checks.append(("gdb write latency prints ours and the plain insert",
+                   lat.get("p50_us", 0) > 0 and lat.get("baseline_p99_us", 0) > 0))
     rec = scenarios.get("reconciliation", {})
     for field in ["bytes", "baseline_bytes", "ratio", "converge_ms", "rounds"]:
         checks.append((f"gdb reconciliation prints {field}", field in rec))
