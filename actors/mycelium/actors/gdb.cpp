@@ -67,6 +67,20 @@ void send_to(self_ptr self, const std::string& node,
                static_cast<uint16_t>(wire::kind::gdb), gdb::encode(msg));
 }
 
+/// A local write: persisted before the caller acknowledges it, then its
+/// delta goes to every live member.
+void commit(self_ptr self, const std::string& key, const gdb::or_map& delta) {
+  auto& st = self->state;
+  persist(self, {key});
+  ++st.writes;
+  gdb::sync_message msg;
+  msg.kind = gdb::sync_message::type::entries_final;
+  for (auto& [k, e] : delta.entries)
+    msg.entries.emplace_back(k, e);
+  for (auto& [id, name] : st.peers)
+    send_to(self, id, msg);
+}
+
 void start_sync(self_ptr self, const std::string& node) {
   self->state.reconciled[node] = self->state.ctx->wall_clock();
   send_to(self, node, gdb::start_sync(self->state.core->map()));
@@ -115,15 +129,7 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     auto delta = st.core->put(a[1], a[2], kind, wall);
     if (!delta)
       return refused(delta.err());
-    // Persist before acknowledging; ship after.
-    persist(self, {a[1]});
-    ++st.writes;
-    gdb::sync_message msg;
-    msg.kind = gdb::sync_message::type::entries_final;
-    for (auto& [k, e] : delta->entries)
-      msg.entries.emplace_back(k, e);
-    for (auto& [id, name] : st.peers)
-      send_to(self, id, msg);
+    commit(self, a[1], *delta);
     return json{{"key", a[1]}, {"type", gdb::to_string(kind)}, {"ok", true}}
         .dump();
   }
@@ -131,14 +137,7 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     auto delta = st.core->del(a[1]);
     if (!delta)
       return refused(delta.err());
-    persist(self, {a[1]});
-    ++st.writes;
-    gdb::sync_message msg;
-    msg.kind = gdb::sync_message::type::entries_final;
-    for (auto& [k, e] : delta->entries)
-      msg.entries.emplace_back(k, e);
-    for (auto& [id, name] : st.peers)
-      send_to(self, id, msg);
+    commit(self, a[1], *delta);
     return json{{"key", a[1]}, {"deleted", true}}.dump();
   }
   if (sub == "get" && a.size() == 2) {

@@ -1,5 +1,7 @@
 #include "mycelium/gdb/codec.hpp"
 
+#include "mycelium/wire/fb_util.hpp"
+
 #include "gdb_generated.h"
 
 namespace mycelium::gdb {
@@ -12,10 +14,6 @@ using flatbuffers::Vector;
 
 error malformed(std::string what) {
   return error{"gdb", 1, std::move(what)};
-}
-
-std::string str(const flatbuffers::String* s) {
-  return s == nullptr ? std::string{} : s->str();
 }
 
 Offset<fb::Dot> build(FlatBufferBuilder& b, const dot& d) {
@@ -117,16 +115,16 @@ result<crdt_value> read(const fb::Value* f) {
   if (f->kind() > static_cast<uint8_t>(crdt_value::type::set))
     return malformed("unknown value type " + std::to_string(f->kind()));
   v.kind = static_cast<crdt_value::type>(f->kind());
-  v.lww.value = str(f->lww_value());
+  v.lww.value = wire::fb_str(f->lww_value());
   v.lww.stamp = {f->lww_wall(), f->lww_logical()};
-  v.lww.writer = str(f->lww_writer());
+  v.lww.writer = wire::fb_str(f->lww_writer());
   v.lww.set = f->lww_set();
   if (auto* mv = f->mv_values())
     for (auto* dv : *mv) {
       auto d = read(dv->dot());
       if (!d)
         return d.err();
-      v.mv.values.emplace(*d, str(dv->value()));
+      v.mv.values.emplace(*d, wire::fb_str(dv->value()));
     }
   if (auto st = read(f->mv_context(), v.mv.context); !st)
     return st.err();
@@ -143,7 +141,7 @@ result<crdt_value> read(const fb::Value* f) {
         return st.err();
       if (ds.empty())
         return malformed("set element without dots");
-      v.set.entries[str(e->element())] = std::move(ds);
+      v.set.entries[wire::fb_str(e->element())] = std::move(ds);
     }
   if (auto st = read(f->set_context(), v.set.context); !st)
     return st.err();
@@ -152,7 +150,7 @@ result<crdt_value> read(const fb::Value* f) {
 
 result<std::pair<std::string, or_map::entry>> read(const fb::Entry* f) {
   std::pair<std::string, or_map::entry> out;
-  out.first = str(f->key());
+  out.first = wire::fb_str(f->key());
   if (out.first.empty())
     return malformed("entry without a key");
   if (auto st = read(f->presence(), out.second.presence); !st)
@@ -166,30 +164,17 @@ result<std::pair<std::string, or_map::entry>> read(const fb::Entry* f) {
   return out;
 }
 
-template <class T>
-const T* verified(std::string_view bytes) {
-  flatbuffers::Verifier v{reinterpret_cast<const uint8_t*>(bytes.data()),
-                          bytes.size()};
-  if (!v.VerifyBuffer<T>(nullptr))
-    return nullptr;
-  return flatbuffers::GetRoot<T>(bytes.data());
-}
-
-std::string bytes_of(const FlatBufferBuilder& b) {
-  return {reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()};
-}
-
 } // namespace
 
 std::string encode_entry(const std::string& key, const or_map::entry& e) {
   FlatBufferBuilder b{256};
   b.Finish(build(b, key, e));
-  return bytes_of(b);
+  return wire::fb_bytes(b);
 }
 
 result<std::pair<std::string, or_map::entry>>
 decode_entry(std::string_view bytes) {
-  auto* f = verified<fb::Entry>(bytes);
+  auto* f = wire::verified_root<fb::Entry>(bytes);
   if (f == nullptr)
     return malformed("stored entry does not verify");
   return read(f);
@@ -207,11 +192,11 @@ std::string encode(const sync_message& msg) {
     entries.push_back(build(b, k, e));
   auto eo = b.CreateVector(entries);
   b.Finish(fb::CreateSyncMessage(b, static_cast<uint8_t>(msg.kind), no, eo));
-  return bytes_of(b);
+  return wire::fb_bytes(b);
 }
 
 result<sync_message> decode(std::string_view bytes) {
-  auto* f = verified<fb::SyncMessage>(bytes);
+  auto* f = wire::verified_root<fb::SyncMessage>(bytes);
   if (f == nullptr)
     return malformed("gdb sync message does not verify");
   if (f->kind() > static_cast<uint8_t>(sync_message::type::entries_final))

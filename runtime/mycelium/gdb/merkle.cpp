@@ -1,5 +1,7 @@
 #include "mycelium/gdb/merkle.hpp"
 
+#include "mycelium/core/fnv.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -7,17 +9,10 @@ namespace mycelium::gdb {
 
 namespace {
 
-class hasher {
+/// Canonical hash of entry fields (FNV-1a, see core/fnv.hpp).
+class hasher : public fnv1a {
 public:
-  void add(uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-      byte(static_cast<uint8_t>(v >> (8 * i)));
-  }
-  void add(const std::string& s) {
-    add(static_cast<uint64_t>(s.size()));
-    for (auto c : s)
-      byte(static_cast<uint8_t>(c));
-  }
+  using fnv1a::add;
   void add(const dot& d) {
     add(d.replica);
     add(d.counter);
@@ -35,14 +30,6 @@ public:
     }
     add(c.cloud());
   }
-  uint64_t value() const { return h_; }
-
-private:
-  void byte(uint8_t b) {
-    h_ ^= b;
-    h_ *= 0x100000001b3ULL;
-  }
-  uint64_t h_ = 0xcbf29ce484222325ULL;
 };
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "mycelium/membership/codec.hpp"
 
+#include "mycelium/wire/fb_util.hpp"
+
 #include "membership_generated.h"
 
 namespace mycelium::membership {
@@ -8,10 +10,6 @@ namespace {
 
 error malformed(std::string what) {
   return error{"membership", 1, std::move(what)};
-}
-
-std::string str(const flatbuffers::String* s) {
-  return s == nullptr ? std::string{} : s->str();
 }
 
 } // namespace
@@ -46,16 +44,17 @@ result<message> decode(std::string_view payload) {
   message out;
   out.kind = static_cast<message::type>(m->kind());
   out.seq = m->seq();
-  out.target = str(m->target());
-  out.target_address = str(m->target_address());
+  out.target = wire::fb_str(m->target());
+  out.target_address = wire::fb_str(m->target_address());
   if (auto* us = m->updates()) {
     out.updates.reserve(us->size());
     for (auto* u : *us) {
       if (u->state() > static_cast<uint8_t>(state::left))
         return malformed("unknown member state " + std::to_string(u->state()));
-      out.updates.push_back({str(u->id()), str(u->address()), str(u->name()),
-                             u->incarnation(), static_cast<state>(u->state()),
-                             str(u->accuser())});
+      out.updates.push_back({wire::fb_str(u->id()), wire::fb_str(u->address()),
+                             wire::fb_str(u->name()), u->incarnation(),
+                             static_cast<state>(u->state()),
+                             wire::fb_str(u->accuser())});
       if (out.updates.back().id.empty())
         return malformed("update without a member id");
     }

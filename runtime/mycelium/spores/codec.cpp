@@ -1,5 +1,7 @@
 #include "mycelium/spores/codec.hpp"
 
+#include "mycelium/wire/fb_util.hpp"
+
 #include "spores_generated.h"
 
 namespace mycelium::spores {
@@ -11,10 +13,6 @@ using flatbuffers::Offset;
 
 error malformed(std::string what) {
   return error{"spores", 1, std::move(what)};
-}
-
-std::string str(const flatbuffers::String* s) {
-  return s == nullptr ? std::string{} : s->str();
 }
 
 fb::Stamp to_fb(const hlc_stamp& s) {
@@ -35,7 +33,7 @@ strings(const flatbuffers::Vector<Offset<flatbuffers::String>>* v) {
   std::vector<std::string> out;
   if (v != nullptr)
     for (auto* s : *v)
-      out.push_back(str(s));
+      out.push_back(wire::fb_str(s));
   return out;
 }
 
@@ -66,11 +64,11 @@ Offset<fb::Master> build(FlatBufferBuilder& fbb, const master_spore& m) {
 
 result<latent_spore> read(const fb::Spore* f) {
   latent_spore s;
-  s.node_id = str(f->node_id());
+  s.node_id = wire::fb_str(f->node_id());
   if (s.node_id.empty())
     return malformed("spore without a node id");
   s.pointer.addresses = strings(f->addresses());
-  s.pointer.name = str(f->name());
+  s.pointer.name = wire::fb_str(f->name());
   s.pointer.incarnation = f->incarnation();
   s.pointer.stamp = from_fb(f->pointer_stamp());
   s.first_seen_ms = f->first_seen_ms();
@@ -94,27 +92,14 @@ result<latent_spore> read(const fb::Spore* f) {
 
 master_spore read(const fb::Master* f) {
   master_spore m;
-  m.network_id = str(f->network_id());
+  m.network_id = wire::fb_str(f->network_id());
   m.protocol_min = f->protocol_min();
   m.protocol_max = f->protocol_max();
   m.seeds = strings(f->seeds());
   m.epoch = f->epoch();
-  m.settings_digest = str(f->settings_digest());
+  m.settings_digest = wire::fb_str(f->settings_digest());
   m.stamp = from_fb(f->stamp());
   return m;
-}
-
-std::string bytes_of(const FlatBufferBuilder& fbb) {
-  return {reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()};
-}
-
-template <class T>
-const T* verified(std::string_view bytes) {
-  flatbuffers::Verifier v{reinterpret_cast<const uint8_t*>(bytes.data()),
-                          bytes.size()};
-  if (!v.VerifyBuffer<T>(nullptr))
-    return nullptr;
-  return flatbuffers::GetRoot<T>(bytes.data());
 }
 
 } // namespace
@@ -133,11 +118,11 @@ std::string encode(const sync_message& msg) {
   fbb.Finish(fb::CreateSyncMessage(fbb, static_cast<uint8_t>(msg.kind),
                                    msg.buckets, hashes, msg.master_digest,
                                    differing, vec, master));
-  return bytes_of(fbb);
+  return wire::fb_bytes(fbb);
 }
 
 result<sync_message> decode(std::string_view payload) {
-  auto* m = verified<fb::SyncMessage>(payload);
+  auto* m = wire::verified_root<fb::SyncMessage>(payload);
   if (m == nullptr)
     return malformed("spore sync message does not verify");
   if (m->kind() > static_cast<uint8_t>(sync_message::type::push))
@@ -169,11 +154,11 @@ result<sync_message> decode(std::string_view payload) {
 std::string encode_spore(const latent_spore& s) {
   FlatBufferBuilder fbb{256};
   fbb.Finish(build(fbb, s));
-  return bytes_of(fbb);
+  return wire::fb_bytes(fbb);
 }
 
 result<latent_spore> decode_spore(std::string_view bytes) {
-  auto* f = verified<fb::Spore>(bytes);
+  auto* f = wire::verified_root<fb::Spore>(bytes);
   if (f == nullptr)
     return malformed("stored spore does not verify");
   return read(f);
@@ -182,11 +167,11 @@ result<latent_spore> decode_spore(std::string_view bytes) {
 std::string encode_master(const master_spore& m) {
   FlatBufferBuilder fbb{256};
   fbb.Finish(build(fbb, m));
-  return bytes_of(fbb);
+  return wire::fb_bytes(fbb);
 }
 
 result<master_spore> decode_master(std::string_view bytes) {
-  auto* f = verified<fb::Master>(bytes);
+  auto* f = wire::verified_root<fb::Master>(bytes);
   if (f == nullptr)
     return malformed("stored master spore does not verify");
   return read(f);

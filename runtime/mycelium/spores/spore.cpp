@@ -1,5 +1,7 @@
 #include "mycelium/spores/spore.hpp"
 
+#include "mycelium/core/fnv.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <set>
@@ -9,32 +11,14 @@ namespace mycelium::spores {
 
 namespace {
 
-/// FNV-1a over length-prefixed fields: the canonical form of a spore.
-class hasher {
+/// The canonical hash of spore fields (FNV-1a, see core/fnv.hpp).
+class hasher : public fnv1a {
 public:
-  void add(uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-      byte(static_cast<uint8_t>(v >> (8 * i)));
-  }
-  void add(int64_t v) { add(static_cast<uint64_t>(v)); }
-  void add(uint32_t v) { add(static_cast<uint64_t>(v)); }
-  void add(const std::string& s) {
-    add(static_cast<uint64_t>(s.size()));
-    for (auto c : s)
-      byte(static_cast<uint8_t>(c));
-  }
+  using fnv1a::add;
   void add(const hlc_stamp& s) {
     add(s.wall);
     add(s.logical);
   }
-  uint64_t value() const { return h_; }
-
-private:
-  void byte(uint8_t b) {
-    h_ ^= b;
-    h_ *= 0x100000001b3ULL;
-  }
-  uint64_t h_ = 0xcbf29ce484222325ULL;
 };
 
 // Each record's content (what tie-breaks compare) and its stamp are added

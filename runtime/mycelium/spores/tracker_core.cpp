@@ -1,5 +1,7 @@
 #include "mycelium/spores/tracker_core.hpp"
 
+#include "mycelium/core/fnv.hpp"
+
 #include <algorithm>
 
 namespace mycelium::spores {
@@ -11,12 +13,9 @@ int64_t slot_of(int64_t wall, int64_t slot_ms) {
 }
 
 uint64_t fnv(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (auto c : s) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 0x100000001b3ULL;
-  }
-  return h;
+  fnv1a h;
+  h.add_raw(s);
+  return h.value();
 }
 
 tracker_event make_event(tracker_event::type what, const std::string& id,
