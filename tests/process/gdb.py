@@ -16,7 +16,7 @@ def get(node, key):
 
 
 def put(node, key, value, kind=None):
-    args = ["db", "put", key, value] + ([kind] if kind else [])
+    args = ["db", "put", key, value] + (["--type", kind] if kind else [])
     node.console(*args, expect=0)
 
 
@@ -34,6 +34,14 @@ def test_writes_reach_every_node(binary, tmp, nodes):
     rc, _, err, _ = ns[0].console("db", "put", "x", "y")
     assert rc == 1 and "read_only" in err, (rc, err)
     assert get(ns[0], "user/1")["value"] == "ada"
+    # The positional type works like --type; tables for humans.
+    ns[1].console("db", "put", "tags", "x", "set", expect=0)
+    _, out, _, _ = ns[1].console("db", "get", "tags", expect=0)
+    assert "tags (set): x" in out, out
+    _, out, _, _ = ns[1].console("db", "stats", expect=0)
+    assert "LAST RECONCILIATION" in out and "digest" in out, out
+    _, out, _, _ = ns[1].console("db", "list", "user/", expect=0)
+    assert out.split() == ["user/1"], out
 
 
 def test_partition_writes_converge_after_heal(binary, tmp, nodes):
@@ -59,6 +67,11 @@ def test_partition_writes_converge_after_heal(binary, tmp, nodes):
         return (len(set(views)) == 1 and views[0] is not None and counts == [15] * 3
                 and all(get(n, "only-a") and get(n, "only-b") for n in ns))
     wait_for("every replica to converge", same_everywhere, timeout=40)
+
+    def digests():
+        return {n.console("--json", "db", "stats")[3]["result"]["digest"] for n in ns}
+    wait_for("byte-identical replicas (equal stored-state digests)",
+             lambda: len(digests()) == 1, timeout=30)
 
 
 def test_acknowledged_writes_survive_kill_9(binary, tmp, nodes):

@@ -4,12 +4,14 @@
 /// seed is printed; --seed S replays it exactly), 2 usage error.
 
 #include "mycelium/config/json.hpp"
+#include "mycelium/sim/gdb_sim.hpp"
 #include "mycelium/sim/spore_sim.hpp"
 #include "mycelium/sim/swim_sim.hpp"
 
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 
@@ -27,7 +29,13 @@ clock and network, checks invariants as it runs, and prints its figures.
                     each side, heal; prints sync rounds and bytes until
                     every node holds the same spore set, next to a
                     baseline that ships the full set on every exchange)
+                    or gdb (the Global Database: writes on every side of
+                    a partition, a node crashes and restarts from its
+                    store, heal; checks byte-identical replicas and that
+                    every acknowledged write is reflected)
   --churn K         spores: nodes that stop and join per side (default 3)
+  --shape NAME      gdb: halves, single, three, bridge, oneway, or any
+                    (default: one per seed, in turn)
   --seeds K         run seeds S, S+1, ... S+K-1 (stops at the first failure)
   --loss P          drop each message with probability P
   --duplicate P     deliver a message twice with probability P
@@ -59,63 +67,169 @@ int usage(const std::string& msg) {
   return 2;
 }
 
-/// The spore scenario: our digest protocol and the full-state baseline,
-/// same seed, same run.
-int run_spores(mycelium::sim::spore_options o, uint64_t first, uint64_t seeds,
-               bool as_json) {
+/// One seed's outcome: the JSON figures, the human line, and the command
+/// that replays it.
+struct outcome {
+  bool ok = true;
+  mycelium::json figures;
+  std::string line;
+  std::string replay;
+};
+
+/// Runs seeds first, first+1, ... and stops at the first failure.
+template <class Run>
+int run_seeds(uint64_t first, uint64_t seeds, bool as_json, Run run) {
   for (uint64_t k = 0; k < seeds; ++k) {
-    o.seed = first + k;
+    auto seed = first + k;
     auto t0 = std::chrono::steady_clock::now();
-    o.full_state = false;
-    auto ours = mycelium::sim::run_spores(o);
-    o.full_state = true;
-    auto base = mycelium::sim::run_spores(o);
-    auto wall =
+    auto out = run(seed);
+    out.figures["wall_s"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
             .count();
-    bool ok = ours.ok && base.ok;
-    double ratio = base.bytes > 0 ? static_cast<double>(ours.bytes) /
-                                        static_cast<double>(base.bytes)
-                                  : 0.0;
-    mycelium::json out{{"scenario", "spores"},
-                       {"nodes", o.nodes},
-                       {"seed", o.seed},
-                       {"churn_per_side", o.churn},
-                       {"ok", ok},
-                       {"rounds", ours.rounds},
-                       {"bytes", ours.bytes},
-                       {"spores", ours.spores},
-                       {"returns_decided", ours.returns},
-                       {"section_events", ours.sections},
-                       {"baseline_rounds", base.rounds},
-                       {"baseline_bytes", base.bytes},
-                       {"ratio", ratio},
-                       {"wall_s", wall}};
-    if (!ok)
-      out["violation"] =
-          ours.ok ? "baseline: " + base.violation : ours.violation;
     if (as_json)
-      std::cout << out.dump() << std::endl;
+      std::cout << out.figures.dump() << std::endl;
     else
-      std::cout << "spores nodes=" << o.nodes << " seed=" << o.seed
-                << (ok ? " ok" : " FAILED") << "  converged after "
-                << ours.rounds << " rounds, " << ours.bytes
-                << " bytes; full-state baseline " << base.rounds << " rounds, "
-                << base.bytes << " bytes; ratio " << ratio << std::endl;
-    if (!ok) {
+      std::cout << out.line << std::endl;
+    if (!out.ok) {
       if (!as_json)
         std::cout << "tests: " << k << " passed, 1 failed" << std::endl;
-      std::cerr << "mycelium-sim: invariant violated with seed " << o.seed
-                << ": " << out["violation"].get<std::string>()
-                << "\nreplay: mycelium-sim --scenario spores --nodes "
-                << o.nodes << " --seed " << o.seed << " --churn " << o.churn
-                << " --loss " << o.loss << "\n";
+      std::cerr << "mycelium-sim: invariant violated with seed " << seed << ": "
+                << out.figures.value("violation", "")
+                << "\nreplay: " << out.replay << "\n";
       return 1;
     }
   }
   if (!as_json)
     std::cout << "tests: " << seeds << " passed, 0 failed" << std::endl;
   return 0;
+}
+
+/// The spore scenario: our digest protocol and the full-state baseline,
+/// same seed, same run.
+outcome spores_outcome(mycelium::sim::spore_options o) {
+  o.full_state = false;
+  auto ours = mycelium::sim::run_spores(o);
+  o.full_state = true;
+  auto base = mycelium::sim::run_spores(o);
+  outcome out;
+  out.ok = ours.ok && base.ok;
+  double ratio = base.bytes > 0 ? static_cast<double>(ours.bytes) /
+                                      static_cast<double>(base.bytes)
+                                : 0.0;
+  out.figures = {{"scenario", "spores"},
+                 {"nodes", o.nodes},
+                 {"seed", o.seed},
+                 {"churn_per_side", o.churn},
+                 {"ok", out.ok},
+                 {"rounds", ours.rounds},
+                 {"bytes", ours.bytes},
+                 {"spores", ours.spores},
+                 {"returns_decided", ours.returns},
+                 {"section_events", ours.sections},
+                 {"baseline_rounds", base.rounds},
+                 {"baseline_bytes", base.bytes},
+                 {"ratio", ratio}};
+  if (!out.ok)
+    out.figures["violation"] =
+        ours.ok ? "baseline: " + base.violation : ours.violation;
+  std::ostringstream line;
+  line << "spores nodes=" << o.nodes << " seed=" << o.seed
+       << (out.ok ? " ok" : " FAILED") << "  converged after " << ours.rounds
+       << " rounds, " << ours.bytes << " bytes; full-state baseline "
+       << base.rounds << " rounds, " << base.bytes << " bytes; ratio " << ratio;
+  out.line = line.str();
+  out.replay = "mycelium-sim --scenario spores --nodes " +
+               std::to_string(o.nodes) + " --seed " + std::to_string(o.seed) +
+               " --churn " + std::to_string(o.churn) + " --loss " +
+               std::to_string(o.loss);
+  return out;
+}
+
+/// The Global Database scenario.
+outcome gdb_outcome(const mycelium::sim::gdb_options& o) {
+  auto fig = mycelium::sim::run_gdb(o);
+  outcome out;
+  out.ok = fig.ok;
+  out.figures = {{"scenario", "gdb"},
+                 {"nodes", o.nodes},
+                 {"seed", o.seed},
+                 {"shape", fig.shape},
+                 {"ok", fig.ok},
+                 {"acked_writes", fig.acked_writes},
+                 {"crashes", fig.crashes},
+                 {"keys", fig.keys},
+                 {"convergence_s", fig.convergence_s},
+                 {"messages", fig.messages},
+                 {"bytes", fig.bytes}};
+  if (!fig.ok)
+    out.figures["violation"] = fig.violation;
+  std::ostringstream line;
+  line << "gdb nodes=" << o.nodes << " seed=" << o.seed
+       << " shape=" << fig.shape;
+  if (fig.ok)
+    line << " ok  " << fig.acked_writes
+         << " acknowledged writes, all reflected; byte-identical "
+         << fig.convergence_s << " s after the heal, " << fig.messages
+         << " messages";
+  else
+    line << " FAILED  " << fig.violation;
+  out.line = line.str();
+  std::ostringstream replay;
+  replay << "mycelium-sim --scenario gdb --nodes " << o.nodes << " --seed "
+         << o.seed << " --shape " << o.shape << " --loss " << o.loss
+         << " --duplicate " << o.duplicate << " --delay " << o.min_delay_ms
+         << ":" << o.max_delay_ms;
+  out.replay = replay.str();
+  return out;
+}
+
+/// A membership scenario.
+outcome swim_outcome(mycelium::sim::options o) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto fig = mycelium::sim::run(o);
+  auto wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  auto node_seconds = fig.simulated_s * static_cast<double>(o.nodes);
+  outcome out;
+  out.ok = fig.ok;
+  out.figures = {
+      {"scenario", o.scenario},
+      {"nodes", o.nodes},
+      {"seed", o.seed},
+      {"lifeguard", o.lifeguard},
+      {"ok", fig.ok},
+      {"simulated_s", fig.simulated_s},
+      {"confirmation_s", fig.confirmation_s},
+      {"dissemination_99_s", fig.dissemination_99_s},
+      {"convergence_s", fig.convergence_s},
+      {"false_failures", fig.false_failures},
+      {"false_failures_healthy", fig.false_failures_healthy},
+      {"suspicions", fig.suspicions},
+      {"messages", fig.messages},
+      {"dropped", fig.dropped},
+      {"node_seconds_per_wall_s", wall > 0 ? node_seconds / wall : 0.0}};
+  if (!fig.ok)
+    out.figures["violation"] = fig.violation;
+  std::ostringstream line;
+  line << o.scenario << " nodes=" << o.nodes << " seed=" << o.seed
+       << (fig.ok ? " ok" : " FAILED") << "  confirmation "
+       << fig.confirmation_s << " s, 99% know after " << fig.dissemination_99_s
+       << " s, converged " << fig.convergence_s
+       << " s after heal, false failures " << fig.false_failures << " ("
+       << fig.false_failures_healthy << " of healthy nodes)"
+       << ", " << fig.messages << " messages, "
+       << static_cast<int64_t>(wall > 0 ? node_seconds / wall : 0)
+       << " node-s/wall-s";
+  out.line = line.str();
+  std::ostringstream replay;
+  replay << "mycelium-sim --nodes " << o.nodes << " --seed " << o.seed
+         << " --scenario " << o.scenario << " --loss " << o.loss
+         << " --duplicate " << o.duplicate << " --delay " << o.min_delay_ms
+         << ":" << o.max_delay_ms << " --slow " << o.slow_fraction
+         << (o.lifeguard ? "" : " --lifeguard off");
+  out.replay = replay.str();
+  return out;
 }
 
 } // namespace
@@ -126,6 +240,7 @@ int main(int argc, char** argv) {
   mycelium::sim::spore_options spore_opts;
   bool as_json = false;
   uint64_t seeds = 1;
+  std::string shape = "any";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -156,6 +271,8 @@ int main(int argc, char** argv) {
         opts.max_delay_ms = std::stoll(v.substr(colon + 1));
       } else if (arg == "--slow") {
         opts.slow_fraction = std::stod(value());
+      } else if (arg == "--shape") {
+        shape = value();
       } else if (arg == "--churn") {
         spore_opts.churn = std::stoul(value());
       } else if (arg == "--lifeguard") {
@@ -175,64 +292,26 @@ int main(int argc, char** argv) {
   if (opts.scenario == "spores") {
     spore_opts.nodes = opts.nodes;
     spore_opts.loss = opts.loss;
-    return run_spores(spore_opts, opts.seed, seeds, as_json);
+    return run_seeds(opts.seed, seeds, as_json, [&](uint64_t seed) {
+      spore_opts.seed = seed;
+      return spores_outcome(spore_opts);
+    });
   }
-  auto first = opts.seed;
-  for (uint64_t k = 0; k < seeds; ++k) {
-    opts.seed = first + k;
-    auto t0 = std::chrono::steady_clock::now();
-    auto fig = mycelium::sim::run(opts);
-    auto wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-            .count();
-    auto node_seconds = fig.simulated_s * static_cast<double>(opts.nodes);
-    mycelium::json out{
-        {"scenario", opts.scenario},
-        {"nodes", opts.nodes},
-        {"seed", opts.seed},
-        {"lifeguard", opts.lifeguard},
-        {"ok", fig.ok},
-        {"simulated_s", fig.simulated_s},
-        {"confirmation_s", fig.confirmation_s},
-        {"dissemination_99_s", fig.dissemination_99_s},
-        {"convergence_s", fig.convergence_s},
-        {"false_failures", fig.false_failures},
-        {"false_failures_healthy", fig.false_failures_healthy},
-        {"suspicions", fig.suspicions},
-        {"messages", fig.messages},
-        {"dropped", fig.dropped},
-        {"wall_s", wall},
-        {"node_seconds_per_wall_s", wall > 0 ? node_seconds / wall : 0.0}};
-    if (!fig.ok)
-      out["violation"] = fig.violation;
-    if (as_json) {
-      std::cout << out.dump() << std::endl;
-    } else {
-      std::cout << opts.scenario << " nodes=" << opts.nodes
-                << " seed=" << opts.seed << (fig.ok ? " ok" : " FAILED")
-                << "  confirmation " << fig.confirmation_s
-                << " s, 99% know after " << fig.dissemination_99_s
-                << " s, converged " << fig.convergence_s
-                << " s after heal, false failures " << fig.false_failures
-                << " (" << fig.false_failures_healthy << " of healthy nodes)"
-                << ", " << fig.messages << " messages, "
-                << static_cast<int64_t>(wall > 0 ? node_seconds / wall : 0)
-                << " node-s/wall-s" << std::endl;
-    }
-    if (!fig.ok) {
-      if (!as_json)
-        std::cout << "tests: " << k << " passed, 1 failed" << std::endl;
-      std::cerr << "mycelium-sim: invariant violated with seed " << opts.seed
-                << ": " << fig.violation << "\nreplay: mycelium-sim --nodes "
-                << opts.nodes << " --seed " << opts.seed << " --scenario "
-                << opts.scenario << " --loss " << opts.loss << " --duplicate "
-                << opts.duplicate << " --delay " << opts.min_delay_ms << ":"
-                << opts.max_delay_ms << " --slow " << opts.slow_fraction
-                << (opts.lifeguard ? "" : " --lifeguard off") << "\n";
-      return 1;
-    }
+  if (opts.scenario == "gdb") {
+    mycelium::sim::gdb_options g;
+    g.nodes = opts.nodes;
+    g.shape = shape;
+    g.loss = opts.loss;
+    g.duplicate = opts.duplicate;
+    g.min_delay_ms = opts.min_delay_ms;
+    g.max_delay_ms = opts.max_delay_ms;
+    return run_seeds(opts.seed, seeds, as_json, [&](uint64_t seed) {
+      g.seed = seed;
+      return gdb_outcome(g);
+    });
   }
-  if (!as_json)
-    std::cout << "tests: " << seeds << " passed, 0 failed" << std::endl;
-  return 0;
+  return run_seeds(opts.seed, seeds, as_json, [&](uint64_t seed) {
+    opts.seed = seed;
+    return swim_outcome(opts);
+  });
 }

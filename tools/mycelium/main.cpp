@@ -55,10 +55,13 @@ Commands:
   spores                 every node this node has met: state (online or
                          offline), since when, last activity, addresses
   spore NODE             one node's spore: activity periods, data summary
-  db put KEY VALUE [TYPE]  write (TYPE lww (default), mv, counter: add an
+  db put KEY VALUE [--type TYPE]
+                         write (TYPE lww (default), mv, counter: add an
                          integer, set: add an element); acknowledged once
                          persisted on this node
-  db get KEY | db del KEY | db list [PREFIX] | db stats
+  db get KEY | db del KEY | db list [PREFIX]
+  db stats               keys, bytes, state digest (equal on byte-identical
+                         replicas), last reconciliation per peer
   db read-only on|off    refuse writes (reads go on) or accept them again
   ping PEER              round trip to a connected peer through the transport
   kill ACTOR             crash an actor to exercise supervision
@@ -321,12 +324,17 @@ void print_db(const std::string& sub, const json& r) {
     for (auto& k : r["keys"])
       std::cout << k.get<std::string>() << "\n";
   } else if (sub == "stats") {
-    std::cout << "keys " << str(r, "keys") << ", "
+    std::cout << "keys " << str(r, "keys") << " (" << str(r, "entries")
+              << " entries with deleted ones), "
               << bytes_text(r.value("bytes", uint64_t{0})) << ", read-only "
-              << (r.value("read_only", false) ? "on" : "off") << "\n";
-    for (auto& [peer, at] : r["last_reconciliation_ms"].items())
-      std::cout << "  last reconciliation with " << peer << ": "
-                << when(at.get<int64_t>()) << "\n";
+              << (r.value("read_only", false) ? "on" : "off") << ", digest "
+              << str(r, "digest") << "\n";
+    std::printf("%-20s %s\n", "PEER", "LAST RECONCILIATION");
+    for (auto& [peer, at] : r["last_reconciliation_ms"].items()) {
+      auto ms = at.get<int64_t>();
+      std::printf("%-20s %s\n", peer.c_str(),
+                  ms == 0 ? "never" : when(ms).c_str());
+    }
   } else {
     std::cout << "ok\n";
   }
@@ -378,8 +386,19 @@ json make_request(const std::vector<std::string>& words) {
     if (words.size() < 2)
       throw usage("db needs a subcommand: put, get, del, list, stats or "
                   "read-only");
-    for (size_t i = 1; i < words.size(); ++i)
-      req["args"].push_back(words[i]);
+    // "--type T" anywhere after put is the same as T as last word.
+    std::string type;
+    for (size_t i = 1; i < words.size(); ++i) {
+      if (words[i] == "--type") {
+        if (i + 1 >= words.size())
+          throw usage("--type needs lww, mv, counter or set");
+        type = words[++i];
+      } else {
+        req["args"].push_back(words[i]);
+      }
+    }
+    if (!type.empty())
+      req["args"].push_back(type);
   } else if (cmd == "inspect" || cmd == "kill" || cmd == "ping" ||
              cmd == "spore") {
     need(1);

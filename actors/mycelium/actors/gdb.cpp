@@ -3,8 +3,8 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/worker_child.hpp"
 #include "mycelium/config/json.hpp"
-#include "mycelium/gdb/database_core.hpp"
-#include "mycelium/gdb/merkle.hpp"
+#include "mycelium/core/fnv.hpp"
+#include "mycelium/gdb/replica_core.hpp"
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
 #include "mycelium/wire/hello.hpp"
@@ -19,19 +19,15 @@ namespace mycelium::actors {
 
 namespace {
 
-using gdb::database_core;
+using gdb::replica_core;
 
 struct gdb_state {
   static constexpr const char* name = "gdb";
   node_context_ptr ctx;
-  std::unique_ptr<database_core> core;
+  std::unique_ptr<replica_core> core;
   std::optional<store::state_store> store;
   caf::actor membership;
   caf::actor spores;
-  /// Live members (node id -> name).
-  std::map<std::string, std::string> peers;
-  /// Wall ms of the last anti-entropy exchange per peer.
-  std::map<std::string, int64_t> reconciled;
   uint64_t bad_frames = 0;
   uint64_t writes = 0;
 };
@@ -46,62 +42,62 @@ caf::error refused(const error& e) {
                     std::string{e.message()});
 }
 
-/// Persists the current state of `keys` (one transaction).
-void persist(self_ptr self, const std::set<std::string>& keys) {
+/// Performs the core's effects: persists the changed entries (one
+/// transaction), then sends. A failed save throws, so the supervisor
+/// restarts the actor from what is stored and nothing unsaved goes out.
+void perform(self_ptr self, const gdb::replica_effects& fx) {
   auto& st = self->state;
-  std::vector<std::pair<std::string, std::string>> puts;
-  for (auto& k : keys)
-    if (auto i = st.core->map().entries.find(k);
-        i != st.core->map().entries.end())
-      puts.emplace_back(k, gdb::encode_entry(k, i->second));
-  auto saved = st.store->save_many("gdb", puts);
-  if (!saved)
-    throw std::runtime_error("cannot persist gdb entries: " +
-                             saved.err().to_string());
-}
-
-void send_to(self_ptr self, const std::string& node,
-             const gdb::sync_message& msg) {
-  if (auto t = registered(self->home_system(), "transport"))
-    self->send(t, send_atom::value, node,
+  if (!fx.persist.empty()) {
+    auto& entries = st.core->db().map().entries;
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (auto& k : fx.persist)
+      if (auto i = entries.find(k); i != entries.end())
+        puts.emplace_back(k, gdb::encode_entry(k, i->second));
+    auto saved = st.store->save_many("gdb", puts);
+    if (!saved)
+      throw std::runtime_error("cannot persist gdb entries: " +
+                               saved.err().to_string());
+  }
+  auto transport = registered(self->home_system(), "transport");
+  if (!transport)
+    return;
+  for (auto& [node, msg] : fx.sends)
+    self->send(transport, send_atom::value, node,
                static_cast<uint16_t>(wire::kind::gdb), gdb::encode(msg));
-}
-
-/// A local write: persisted before the caller acknowledges it, then its
-/// delta goes to every live member.
-void commit(self_ptr self, const std::string& key, const gdb::or_map& delta) {
-  auto& st = self->state;
-  persist(self, {key});
-  ++st.writes;
-  gdb::sync_message msg;
-  msg.kind = gdb::sync_message::type::entries_final;
-  for (auto& [k, e] : delta.entries)
-    msg.entries.emplace_back(k, e);
-  for (auto& [id, name] : st.peers)
-    send_to(self, id, msg);
-}
-
-void start_sync(self_ptr self, const std::string& node) {
-  self->state.reconciled[node] = self->state.ctx->wall_clock();
-  send_to(self, node, gdb::start_sync(self->state.core->map()));
 }
 
 std::string render_stats(self_ptr self) {
   auto& st = self->state;
   size_t keys = 0;
   size_t bytes = 0;
-  for (auto& [k, e] : st.core->map().entries) {
+  auto& db = st.core->db();
+  // Digest of the stored form of every entry: equal digests mean
+  // byte-identical replicas.
+  fnv1a digest;
+  for (auto& [k, e] : db.map().entries) {
     keys += !e.presence.empty();
-    bytes += k.size() + gdb::encode_entry(k, e).size();
+    auto stored = gdb::encode_entry(k, e);
+    bytes += k.size() + stored.size();
+    digest.add(stored);
   }
+  // Every node reconciled with, live or not, and every live peer.
   json peers = json::object();
-  for (auto& [id, name] : st.peers)
-    peers[name.empty() ? id.substr(0, 8) : name] =
-        st.reconciled.count(id) ? st.reconciled[id] : 0;
+  auto label = [&](const std::string& id) {
+    auto p = st.core->peers().find(id);
+    return p != st.core->peers().end() && !p->second.name.empty()
+               ? p->second.name
+               : id.substr(0, 8);
+  };
+  for (auto& [id, p] : st.core->peers())
+    peers[label(id)] = 0;
+  for (auto& [id, ms] : st.core->reconciled())
+    peers[label(id)] = ms;
   return json{{"keys", keys},
-              {"entries", st.core->map().entries.size()},
+              {"entries", db.map().entries.size()},
               {"bytes", bytes},
-              {"read_only", st.core->read_only()},
+              {"digest", digest.value()},
+              {"peers", st.core->peers().size()},
+              {"read_only", db.read_only()},
               {"writes_since_start", st.writes},
               {"bad_frames", st.bad_frames},
               {"last_reconciliation_ms", peers}}
@@ -126,22 +122,24 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
         return refused(t.err());
       kind = *t;
     }
-    auto delta = st.core->put(a[1], a[2], kind, wall);
-    if (!delta)
-      return refused(delta.err());
-    commit(self, a[1], *delta);
+    auto fx = st.core->put(a[1], a[2], kind, wall);
+    if (!fx)
+      return refused(fx.err());
+    perform(self, *fx); // persisted before the caller hears "ok"
+    ++st.writes;
     return json{{"key", a[1]}, {"type", gdb::to_string(kind)}, {"ok", true}}
         .dump();
   }
   if (sub == "del" && a.size() == 2) {
-    auto delta = st.core->del(a[1]);
-    if (!delta)
-      return refused(delta.err());
-    commit(self, a[1], *delta);
+    auto fx = st.core->del(a[1]);
+    if (!fx)
+      return refused(fx.err());
+    perform(self, *fx);
+    ++st.writes;
     return json{{"key", a[1]}, {"deleted", true}}.dump();
   }
   if (sub == "get" && a.size() == 2) {
-    auto v = st.core->get(a[1]);
+    auto v = st.core->db().get(a[1]);
     if (!v)
       return make_error(errc::not_found, "no key '" + a[1] + "'");
     json doc{{"key", a[1]},
@@ -154,13 +152,13 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     return doc.dump();
   }
   if (sub == "list" && a.size() <= 2)
-    return json{{"keys", st.core->list(a.size() == 2 ? a[1] : "")}}.dump();
+    return json{{"keys", st.core->db().list(a.size() == 2 ? a[1] : "")}}.dump();
   if (sub == "stats" && a.size() == 1)
     return render_stats(self);
   if (sub == "read-only" && a.size() == 2 && (a[1] == "on" || a[1] == "off")) {
-    st.core->set_read_only(a[1] == "on");
+    st.core->db().set_read_only(a[1] == "on");
     log::warning("gdb", std::string{"read-only mode "} + a[1]);
-    return json{{"read_only", st.core->read_only()}}.dump();
+    return json{{"read_only", st.core->db().read_only()}}.dump();
   }
   return make_error(errc::bad_request,
                     "usage: db put KEY VALUE [lww|mv|counter|set] | get KEY | "
@@ -180,7 +178,9 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
   gdb::limits lim;
   lim.max_key_bytes = static_cast<size_t>(ctx->cfg.gdb.max_key_bytes);
   lim.max_value_bytes = static_cast<size_t>(ctx->cfg.gdb.max_value_bytes);
-  st.core = std::make_unique<database_core>(ctx->identity->node_id(), lim);
+  st.core = std::make_unique<replica_core>(
+      ctx->identity->node_id(), lim,
+      static_cast<uint64_t>(ctx->wall_clock()) ^ 0x6db);
   auto rows = st.store->load_all("gdb");
   if (!rows) {
     self->quit(to_caf_error(rows.err()));
@@ -196,7 +196,7 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
                                 "' is damaged: " + entry.err().to_string()));
       return {};
     }
-    st.core->apply(entry->first, entry->second);
+    st.core->db().apply(entry->first, entry->second);
   }
   log::info("gdb", "starting with " + std::to_string(rows->size()) +
                        " stored entries");
@@ -208,13 +208,7 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
         auto& st = self->state;
         follow(self, st.membership, "membership");
         follow(self, st.spores, "spores");
-        if (!st.peers.empty()) {
-          auto it = st.peers.begin();
-          std::advance(it, static_cast<long>(
-                               static_cast<uint64_t>(st.ctx->wall_clock()) %
-                               st.peers.size()));
-          start_sync(self, it->first);
-        }
+        perform(self, st.core->on_tick(st.ctx->wall_clock()));
         self->delayed_send(self, tick, tick_atom::value);
       },
       [=](member_atom, const std::string& text) {
@@ -224,15 +218,17 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
         auto id = doc.value("id", "");
         auto state = doc.value("state", "");
         if (state == "alive" || state == "suspect")
-          self->state.peers[id] = doc.value("name", "");
+          self->state.core->peer_up(id, doc.value("name", ""));
         else
-          self->state.peers.erase(id);
+          self->state.core->peer_down(id);
       },
       [=](spore_ev_atom, const std::string& text) {
         auto doc = json::parse(text, nullptr, false);
         if (doc.is_object() && doc.value("event", "") == "returned" &&
             doc.value("decision", "") == "sync_required")
-          start_sync(self, doc.value("id", ""));
+          perform(self,
+                  self->state.core->sync_with(doc.value("id", ""),
+                                              self->state.ctx->wall_clock()));
       },
       [=](frame_atom, const std::string& from, uint16_t,
           const std::string& payload) {
@@ -243,16 +239,8 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
                                   msg.err().message());
           return;
         }
-        std::set<std::string> keys;
-        for (auto& [k, e] : msg->entries)
-          keys.insert(k);
-        auto answers = gdb::on_sync(self->state.core->map(), *msg);
-        if (!keys.empty()) {
-          persist(self, keys);
-          self->state.reconciled[from] = self->state.ctx->wall_clock();
-        }
-        for (auto& a : answers)
-          send_to(self, from, a);
+        perform(self, self->state.core->on_message(
+                          from, *msg, self->state.ctx->wall_clock()));
       },
       [=](db_atom, const std::string& args) { return command(self, args); },
       [=](status_atom) { return render_stats(self); },

@@ -61,6 +61,10 @@ result<or_map> database_core::put(const std::string& key,
   delta.kind = kind;
   switch (kind) {
   case crdt_value::type::lww:
+    // A write replaces what this replica has seen, also a value stamped by
+    // a clock ahead of ours (within the HLC's drift limit).
+    if (current.lww.set)
+      clock_.observe(current.lww.stamp, wall);
     delta.lww = lww_register::write(value, clock_.now(wall), self_);
     break;
   case crdt_value::type::mv:
