@@ -19,9 +19,13 @@ fi
 if [ ! -f "$out/build.ninja" ]; then
   CXX=clang++ meson setup "$out" "$src" -Dfuzz=true --wrap-mode=nodownload >/dev/null
 fi
-targets=(frame-decoder config hello membership spores gdb)
-corpora=(frame config hello membership spores gdb)
-ninja -C "$out" "${targets[@]/#/fuzz/fuzz-}" >/dev/null
+targets=(frame-decoder config hello membership spores gdb alerting)
+corpora=(frame config hello membership spores gdb alerting)
+if ! ninja -C "$out" "${targets[@]/#/fuzz/fuzz-}" >"$out/fuzz-ninja.log" 2>&1; then
+  tail -40 "$out/fuzz-ninja.log"
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
 passed=0
 failed=0
 for i in "${!targets[@]}"; do

@@ -61,6 +61,15 @@ def main():
     for field in ["bytes", "baseline_bytes", "ratio", "converge_ms", "rounds"]:
         checks.append((f"gdb reconciliation prints {field}", field in rec))
     checks.append(("gdb merge prints ops_per_s", scenarios.get("merge", {}).get("ops_per_s", 0) > 0))
+    # Metrics: scrape through the real endpoint, counter cost next to an atomic.
+    r = subprocess.run([bench, "metrics", "--json", "--iterations", "2000"],
+                       capture_output=True, text=True, timeout=120)
+    checks.append(("metrics exits 0", r.returncode == 0))
+    doc = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+    for field in ["scrape_p50_ms", "scrape_p99_ms", "counter_inc_ns",
+                  "baseline_atomic_inc_ns", "ratio"]:
+        checks.append((f"metrics prints {field}", doc.get(field, 0) > 0))
+    checks.append(("metrics scraped the series asked for", doc.get("series") == 2000))
     r = subprocess.run([bench, "nonsense"], capture_output=True, text=True)
     checks.append(("unknown scenario exits 2", r.returncode == 2))
     for name, ok in checks:

@@ -10,8 +10,9 @@ MYCELIUM_BUILD=${MYCELIUM_BUILD:-$MYCELIUM_ROOT/build}
 MYCELIUM_PACKAGES=(
   g++ meson ninja-build pkg-config ccache python3 openssl
   libcaf-dev libbotan-2-dev libflatbuffers-dev flatbuffers-compiler
-  libsqlite3-dev nlohmann-json3-dev doctest-dev
+  libsqlite3-dev nlohmann-json3-dev doctest-dev libcpp-httplib-dev
   clang libclang-rt-14-dev
+  prometheus
 )
 
 say() { printf '==> %s\n' "$*"; }
@@ -40,7 +41,20 @@ ensure_packages() {
   fi
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -q
-  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # The tests need only promtool from the prometheus package: keep its
+  # server from being started by the install (policy-rc.d, as in images).
+  local policy=/usr/sbin/policy-rc.d added_policy=0
+  if [[ " ${missing[*]} " == *" prometheus "* && ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod +x "$policy"
+    added_policy=1
+  fi
+  local rc=0
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+  if [ $added_policy -eq 1 ]; then
+    "${sudo[@]}" rm -f "$policy"
+  fi
+  return $rc
 }
 
 ensure_configured() {

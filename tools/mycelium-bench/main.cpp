@@ -18,6 +18,7 @@
 #include "common.hpp"
 #include "gdb_bench.hpp"
 #include "membership_bench.hpp"
+#include "metrics_bench.hpp"
 #include "transport_bench.hpp"
 
 #include <caf/all.hpp>
@@ -59,6 +60,9 @@ Scenarios:
             next to shipping the full state both ways ("ratio", target
             <= 0.05); write latency p50/p99 with persist-before-ack next to
             a plain SQLite insert of the same bytes. In process.
+  metrics   /metrics scrape time p50/p99 through the daemon's HTTP endpoint
+            with --iterations series (10000; target p99 <= 100 ms), and
+            one counter increment next to a plain atomic increment.
   membership-load
             false failures: 5 myceliumd processes (lan profile) run for
             --seconds (600) while two busy-loop processes per core saturate
@@ -315,6 +319,9 @@ int main(int argc, char** argv) {
     return bench::run_membership(as_json, trials, "/proc/self/exe");
   if (scenario == "gdb")
     return bench::run_gdb(as_json, iterations_set ? iterations : 100000);
+  if (scenario == "metrics")
+    return bench::run_metrics(as_json, iterations_set ? iterations : 10000,
+                              200);
   if (scenario == "membership-load")
     return bench::run_membership_load(as_json, seconds, "/proc/self/exe");
   std::cerr << "mycelium-bench: "

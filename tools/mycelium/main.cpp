@@ -63,6 +63,15 @@ Commands:
   db stats               keys, bytes, state digest (equal on byte-identical
                          replicas), last reconciliation per peer
   db read-only on|off    refuse writes (reads go on) or accept them again
+  health                 health level with reasons (components, resources,
+                         connectivity, security events, probe latency)
+  metrics                the node's metrics in the Prometheus text format
+  alerts                 alerts (pending, firing, resolved) and silences
+  ack ID                 acknowledge an alert (stops its escalation)
+  silence MATCHERS DURATION [COMMENT]
+                         mute alerts matching e.g. peer=n3,alertname!=X for
+                         DURATION (90s, 30m, 2h, 1d)
+  unsilence ID           expire a silence now
   ping PEER              round trip to a connected peer through the transport
   kill ACTOR             crash an actor to exercise supervision
   fault partition PEER [in|out|both]
@@ -214,6 +223,16 @@ std::string str(const json& j, const char* key) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
+/// The supervised components of a status or health document.
+void print_components(const json& r) {
+  std::printf("%-24s %-11s %8s  %s\n", "COMPONENT", "STATE", "RESTARTS",
+              "LAST FAILURE");
+  for (auto& c : r["components"])
+    std::printf("%-24s %-11s %8s  %s\n", str(c, "path").c_str(),
+                str(c, "state").c_str(), str(c, "restarts").c_str(),
+                str(c, "last_reason").c_str());
+}
+
 void print_status(const json& r) {
   std::cout << "node " << str(r, "node") << " (" << str(r, "node_id")
             << ")  listen " << str(r, "listen") << "  network "
@@ -222,12 +241,75 @@ void print_status(const json& r) {
             << "   peers connected: " << r.value("peers_connected", 0) << "\n";
   for (auto& reason : r["health"]["reasons"])
     std::cout << "  - " << reason.get<std::string>() << "\n";
-  std::printf("%-24s %-11s %8s  %s\n", "COMPONENT", "STATE", "RESTARTS",
-              "LAST FAILURE");
-  for (auto& c : r["components"])
-    std::printf("%-24s %-11s %8s  %s\n", str(c, "path").c_str(),
-                str(c, "state").c_str(), str(c, "restarts").c_str(),
-                str(c, "last_reason").c_str());
+  print_components(r);
+}
+
+/// Wall-clock milliseconds as a time of day (UTC) and the age.
+std::string when(int64_t wall_ms) {
+  if (wall_ms <= 0)
+    return "-";
+  auto secs = static_cast<std::time_t>(wall_ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%m-%d %H:%M:%S", &tm);
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return std::string{buf} + " (" + age(now - wall_ms) + " ago)";
+}
+
+void print_health(const json& r) {
+  std::cout << "health: " << r["health"].value("level", "?") << "\n";
+  for (auto& reason : r["health"]["reasons"])
+    std::cout << "  - " << reason.get<std::string>() << "\n";
+  if (r.contains("resources")) {
+    auto& res = r["resources"];
+    std::cout << "resources: rss "
+              << bytes_text(res.value("rss_bytes", uint64_t{0})) << ", cpu "
+              << res.value("cpu_seconds", 0.0) << " s, "
+              << res.value("open_fds", 0) << " fds, data dir "
+              << bytes_text(res.value("data_dir_bytes", uint64_t{0}))
+              << ", disk free "
+              << bytes_text(res.value("disk_free_bytes", uint64_t{0})) << " of "
+              << bytes_text(res.value("disk_total_bytes", uint64_t{0})) << "\n";
+  }
+  std::cout << "members:";
+  for (auto& [state, n] : r["members"].items())
+    std::cout << " " << state << "=" << n.dump();
+  std::cout << "\n";
+  print_components(r);
+}
+
+void print_alerts(const json& r) {
+  std::printf("%-16s %-20s %-8s %-9s %-30s %-28s %s\n", "ID", "ALERT",
+              "SEVERITY", "STATE", "SINCE", "LABELS", "SUMMARY");
+  for (auto& a : r["alerts"]) {
+    std::string labels;
+    for (auto& [k, v] : a["labels"].items())
+      if (k != "alertname" && k != "severity")
+        labels += (labels.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+    std::string state = str(a, "state");
+    if (a.value("inhibited", false))
+      state += "/inhibited";
+    else if (a.value("silenced", false))
+      state += "/silenced";
+    if (a.value("acked", false))
+      state += "/acked";
+    std::printf("%-16s %-20s %-8s %-9s %-30s %-28s %s\n", str(a, "id").c_str(),
+                str(a, "alertname").c_str(), str(a, "severity").c_str(),
+                state.c_str(),
+                when(a.value("active_since_ms", int64_t{0})).c_str(),
+                labels.c_str(), str(a, "summary").c_str());
+  }
+  if (r["alerts"].empty())
+    std::cout << "(no alerts)\n";
+  for (auto& s : r["silences"])
+    std::cout << "silence " << str(s, "id") << ": " << str(s, "matchers")
+              << " until " << when(s.value("until_ms", int64_t{0}))
+              << (str(s, "comment").empty() ? ""
+                                            : " (" + str(s, "comment") + ")")
+              << "\n";
 }
 
 void print_actors(const json& rows) {
@@ -259,21 +341,6 @@ void print_members(const json& r) {
                 str(m, "incarnation").c_str(),
                 heard < 0 ? "never" : (age(heard) + " ago").c_str());
   }
-}
-
-/// Wall-clock milliseconds as a time of day (UTC) and the age.
-std::string when(int64_t wall_ms) {
-  if (wall_ms <= 0)
-    return "-";
-  auto secs = static_cast<std::time_t>(wall_ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%m-%d %H:%M:%S", &tm);
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  return std::string{buf} + " (" + age(now - wall_ms) + " ago)";
 }
 
 void print_spores(const json& r) {
@@ -380,8 +447,18 @@ json make_request(const std::vector<std::string>& words) {
                   (n == 1 ? "" : "s"));
   };
   if (cmd == "status" || cmd == "actors" || cmd == "peers" ||
-      cmd == "members" || cmd == "spores") {
+      cmd == "members" || cmd == "spores" || cmd == "health" ||
+      cmd == "metrics" || cmd == "alerts") {
     need(0);
+  } else if (cmd == "ack" || cmd == "unsilence") {
+    need(1);
+    req["args"].push_back(words[1]);
+  } else if (cmd == "silence") {
+    if (words.size() != 3 && words.size() != 4)
+      throw usage("silence takes MATCHERS DURATION [COMMENT], e.g. "
+                  "silence peer=n3,alertname=NodeDown 2h maintenance");
+    for (size_t i = 1; i < words.size(); ++i)
+      req["args"].push_back(words[i]);
   } else if (cmd == "db") {
     if (words.size() < 2)
       throw usage("db needs a subcommand: put, get, del, list, stats or "
@@ -475,6 +552,19 @@ int run_command(session& s, const std::vector<std::string>& words,
       print_spore(r);
     else if (cmd == "db")
       print_db(words[1], r);
+    else if (cmd == "health")
+      print_health(r);
+    else if (cmd == "metrics")
+      std::cout << str(r, "text");
+    else if (cmd == "alerts")
+      print_alerts(r);
+    else if (cmd == "ack")
+      std::cout << "acknowledged " << str(r, "acked") << "\n";
+    else if (cmd == "silence")
+      std::cout << "silence " << str(r, "silence") << " until "
+                << when(r.value("until_ms", int64_t{0})) << "\n";
+    else if (cmd == "unsilence")
+      std::cout << "expired " << str(r, "expired") << "\n";
     else if (cmd == "ping")
       std::cout << "pong from " << str(r, "peer").substr(0, 8) << " in "
                 << r.value("rtt_us", 0) << " us\n";

@@ -171,6 +171,31 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
   } else if (cmd == "db" && !args.empty()) {
     relay_json(self, conn, lookup(self, "gdb"), db_atom::value,
                json(args).dump());
+  } else if (cmd == "health" && args.empty()) {
+    relay_json(self, conn, root, status_atom::value, std::string{"health"});
+  } else if (cmd == "metrics" && args.empty()) {
+    auto& reg = *self->state.ctx->metrics;
+    json samples = json::array();
+    for (auto& smp : reg.samples()) {
+      json labels = json::object();
+      for (auto& [k, v] : smp.labels)
+        labels[k] = v;
+      samples.push_back(
+          {{"name", smp.name}, {"labels", labels}, {"value", smp.value}});
+    }
+    answer_ok(self, conn,
+              json{{"series", reg.series()},
+                   {"listen", self->state.ctx->cfg.metrics.listen},
+                   {"samples", samples},
+                   {"text", reg.render()}});
+  } else if (cmd == "alerts" || cmd == "ack" || cmd == "silence" ||
+             cmd == "unsilence") {
+    json a = json::array();
+    a.push_back(cmd == "alerts" ? "list" : cmd == "unsilence" ? "expire" : cmd);
+    for (auto& x : args)
+      a.push_back(x);
+    relay_json(self, conn, lookup(self, "alerting"), alerts_atom::value,
+               a.dump());
   } else if (cmd == "peers") {
     relay_json(self, conn, transport, peers_atom::value);
   } else if (cmd == "kill" && args.size() == 1) {

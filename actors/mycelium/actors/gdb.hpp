@@ -1,6 +1,6 @@
 #pragma once
 
-/// Global Database actor: the shell over `gdb::database_core`. Registered
+/// Global Database actor: the shell over `gdb::replica_core`. Registered
 /// as "gdb".
 ///
 /// A write is merged, persisted in SQLite (owner "gdb" of the state store,

@@ -56,6 +56,15 @@ void write_status(self_ptr self) {
     log::warning("health", "cannot replace " + path);
 }
 
+/// The component's gauge: 1 while running.
+void count_component(self_ptr self, const health::component_status& c) {
+  self->state.ctx->metrics
+      ->get_gauge("mycelium_component_running",
+                  "1 while the supervised component runs.",
+                  {{"component", c.path}})
+      .set(c.state == "running" ? 1 : 0);
+}
+
 /// Applies and persists one event unless it was applied before.
 void apply(self_ptr self, const std::string& boot,
            const health::supervision_event& ev) {
@@ -63,6 +72,15 @@ void apply(self_ptr self, const std::string& boot,
   if (boot == st.cursor.boot && ev.seq <= st.cursor.seq)
     return;
   auto& changed = st.core->on_event(ev);
+  count_component(self, changed);
+  if (ev.kind == "restarted" || ev.kind == "failed")
+    st.ctx->metrics
+        ->get_counter(
+            "mycelium_supervision_restarts_total",
+            "Restarts (and give-ups) of supervised components, by "
+            "component and exit reason.",
+            {{"component", ev.component}, {"reason", ev.reason.substr(0, 80)}})
+        .inc();
   auto saved =
       st.store->apply(boot, ev, changed, st.ctx->cfg.health.history_max_events);
   if (!saved)
@@ -71,11 +89,63 @@ void apply(self_ptr self, const std::string& boot,
   st.cursor = {boot, ev.seq};
 }
 
+/// Process resources as metrics.
+void export_resources(self_ptr self, const health::resource_sample& s) {
+  auto& st = self->state;
+  auto& m = *st.ctx->metrics;
+  m.get_gauge("mycelium_process_resident_memory_bytes",
+              "Resident set size of the node process.")
+      .set(static_cast<double>(s.rss_bytes));
+  auto& cpu = m.get_counter("mycelium_process_cpu_seconds_total",
+                            "User and system CPU time (whole seconds).");
+  auto whole = static_cast<uint64_t>(s.cpu_seconds);
+  if (whole > cpu.value())
+    cpu.inc(whole - cpu.value());
+  m.get_gauge("mycelium_process_open_fds", "Open file descriptors.")
+      .set(static_cast<double>(s.open_fds));
+  m.get_gauge("mycelium_data_dir_bytes", "Bytes used by the data dir.")
+      .set(static_cast<double>(s.data_dir_bytes));
+  m.get_gauge("mycelium_disk_free_bytes",
+              "Free bytes on the data dir's file system.")
+      .set(static_cast<double>(s.disk_free_bytes));
+  m.get_gauge("mycelium_disk_total_bytes",
+              "Size of the data dir's file system.")
+      .set(static_cast<double>(s.disk_total_bytes));
+  if (s.disk_total_bytes > 0)
+    m.get_gauge("mycelium_disk_free_ratio",
+                "Free fraction of the data dir's file system.")
+        .set(static_cast<double>(s.disk_free_bytes) /
+             static_cast<double>(s.disk_total_bytes));
+}
+
+/// Connectivity, security and performance as the metrics tell them.
+health::signals read_signals(self_ptr self) {
+  health::signals sig;
+  sig.time = self->state.ctx->wall_clock();
+  for (auto& s : self->state.ctx->metrics->samples()) {
+    if (s.name == "mycelium_transport_peers")
+      sig.connected_peers = static_cast<int64_t>(s.value);
+    else if (s.name == "mycelium_members" &&
+             (metrics::labels_match(s.labels, {{"state", "alive"}}) ||
+              metrics::labels_match(s.labels, {{"state", "suspect"}})))
+      sig.live_members += static_cast<int64_t>(s.value);
+    else if (s.name == "mycelium_security_events_total")
+      sig.security_events += static_cast<uint64_t>(s.value);
+    else if (s.name == "mycelium_membership_probe_rtt_seconds_count")
+      sig.probes = static_cast<uint64_t>(s.value);
+    else if (s.name == "mycelium_membership_probe_rtt_seconds_sum")
+      sig.probe_rtt_sum_s = s.value;
+  }
+  return sig;
+}
+
 void sample(self_ptr self) {
   auto& st = self->state;
   follow(self, self->state.membership, "membership");
   auto s = health::sample_resources(st.ctx->cfg.data_dir, st.ctx->wall_clock());
   st.core->on_sample(s);
+  export_resources(self, s);
+  st.core->on_signals(read_signals(self));
   auto saved = st.store->add_sample(s, st.ctx->cfg.health.history_max_samples);
   if (!saved)
     log::warning("health", "cannot persist sample: " + saved.err().to_string());
@@ -102,6 +172,8 @@ caf::behavior health_impl(self_ptr self, node_context_ptr ctx,
     return {};
   }
   st.cursor = *cursor;
+  for (auto& [path, c] : st.core->components())
+    count_component(self, c);
   log::debug("health",
              "restored " + std::to_string(st.core->components().size()) +
                  " components, " + std::to_string(st.core->samples().size()) +

@@ -45,6 +45,30 @@ json event_json(const membership::event& ev) {
           {"state", membership::to_string(ev.member.st)}};
 }
 
+/// Gauges of the membership table: members by state, and per member 1
+/// while alive or suspect, 0 once failed (left members disappear).
+void count_members(self_ptr self) {
+  auto& m = *self->state.ctx->metrics;
+  std::map<std::string, int> by_state{
+      {"alive", 0}, {"suspect", 0}, {"failed", 0}, {"left", 0}};
+  for (auto& v : self->state.core->members()) {
+    auto state = membership::to_string(v.info.st);
+    ++by_state[state];
+    auto peer = v.info.name.empty() ? v.info.id.substr(0, 8) : v.info.name;
+    if (v.info.st == membership::state::left)
+      m.remove("mycelium_member_up", {{"peer", peer}});
+    else
+      m.get_gauge("mycelium_member_up",
+                  "1 while the member is alive or suspect, 0 once failed.",
+                  {{"peer", peer}})
+          .set(v.info.st == membership::state::failed ? 0 : 1);
+  }
+  for (auto& [state, n] : by_state)
+    m.get_gauge("mycelium_members", "Members of the table by state.",
+                {{"state", state}})
+        .set(n);
+}
+
 void perform(self_ptr self, membership::effects fx) {
   auto& st = self->state;
   if (fx.persist_incarnation) {
@@ -58,6 +82,13 @@ void perform(self_ptr self, membership::effects fx) {
     log::info("membership",
               "incarnation is now " + std::to_string(*fx.persist_incarnation));
   }
+  auto& m = *st.ctx->metrics;
+  if (fx.probe_rtt)
+    m.get_histogram("mycelium_membership_probe_rtt_seconds",
+                    "Round trip of answered failure-detector probes.")
+        .observe(std::chrono::duration<double>(*fx.probe_rtt).count());
+  if (!fx.events.empty())
+    count_members(self);
   auto transport = transport_of(self);
   for (auto& ev : fx.events) {
     auto who = ev.member.name + " (" + ev.member.id.substr(0, 8) + ")";
@@ -138,6 +169,7 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
   st.core = std::make_unique<swim_core>(
       ctx->cfg.membership, me,
       static_cast<uint64_t>(ctx->wall_clock()) ^ 0x5eed);
+  count_members(self);
   register_as(self->home_system(), "membership",
               caf::actor_cast<caf::actor>(self));
   log::info("membership",

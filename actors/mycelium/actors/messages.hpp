@@ -77,6 +77,10 @@ using spore_atom = caf::atom_constant<caf::atom("spore")>;
 using spore_ev_atom = caf::atom_constant<caf::atom("spore_ev")>;
 /// Console -> Global Database: a `db` command (arguments as a JSON array).
 using db_atom = caf::atom_constant<caf::atom("db")>;
+/// Console -> alerting: an alerts command (arguments as a JSON array).
+using alerts_atom = caf::atom_constant<caf::atom("alerts")>;
+/// Internal: a notification worker finished (channel, error or "").
+using notified_atom = caf::atom_constant<caf::atom("notified")>;
 /// A console request (transport -> console) or reply (console ->
 /// transport): (console_atom, connection, JSON text).
 using console_atom = caf::atom_constant<caf::atom("console")>;

@@ -1,10 +1,12 @@
 #include "mycelium/actors/node.hpp"
 
+#include "mycelium/actors/alerting.hpp"
 #include "mycelium/actors/console.hpp"
 #include "mycelium/actors/gdb.hpp"
 #include "mycelium/actors/health_monitor.hpp"
 #include "mycelium/actors/membership.hpp"
 #include "mycelium/actors/messages.hpp"
+#include "mycelium/actors/metrics_http.hpp"
 #include "mycelium/actors/spore_tracker.hpp"
 #include "mycelium/actors/transport.hpp"
 
@@ -32,6 +34,9 @@ std::vector<child_spec> node_children(node_context_ptr ctx) {
   children.push_back(membership_child(ctx));
   children.push_back(spore_tracker_child(ctx));
   children.push_back(gdb_child(ctx));
+  if (!ctx->cfg.metrics.listen.empty())
+    children.push_back(metrics_http_child(ctx));
+  children.push_back(alerting_child(ctx));
   children.push_back(console_child(ctx));
   return children;
 }

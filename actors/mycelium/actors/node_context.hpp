@@ -7,6 +7,7 @@
 
 #include "mycelium/config/node_config.hpp"
 #include "mycelium/crypto/identity.hpp"
+#include "mycelium/metrics/registry.hpp"
 #include "mycelium/store/database.hpp"
 
 #include <functional>
@@ -29,6 +30,9 @@ struct node_context {
   bool plaintext_for_benchmarks = false;
   /// Wall clock in ms (tests pass a fake one).
   std::function<int64_t()> wall_clock;
+  /// The node's metrics, shared by every actor and the /metrics endpoint.
+  std::shared_ptr<metrics::registry> metrics =
+      std::make_shared<metrics::registry>();
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

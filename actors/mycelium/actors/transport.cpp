@@ -9,6 +9,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <set>
+
 namespace mycelium::actors {
 
 namespace {
@@ -30,6 +32,15 @@ struct transport_state {
   uint64_t next_ping = 0;
   /// A flush_atom is in the mailbox: sends until then are coalesced.
   bool flush_pending = false;
+  /// Metrics updated on the data path (registered once).
+  metrics::counter* bytes_in = nullptr;
+  metrics::counter* bytes_out = nullptr;
+  metrics::counter* frames_in = nullptr;
+  metrics::counter* frames_out = nullptr;
+  /// Peers (by name) that had a connection: their connected gauge stays,
+  /// at 0 while disconnected.
+  std::set<std::string> known_peers;
+  uint64_t last_queue_full_drops = 0;
 };
 
 using self_ptr = caf::io::stateful_broker<transport_state>*;
@@ -103,12 +114,104 @@ const char* handler_name(wire::kind k) {
   }
 }
 
+/// Reasons that point at an attacker or a misconfigured client rather than
+/// at the network: counted as security events too.
+bool security_relevant(transport::reason r) {
+  using transport::reason;
+  switch (r) {
+  case reason::wrong_network:
+  case reason::unknown_key:
+  case reason::wrong_key:
+  case reason::not_tls:
+  case reason::bad_hello:
+  case reason::bad_signature:
+  case reason::duplicate_id:
+  case reason::malformed_frame:
+  case reason::frame_too_large:
+  case reason::bad_admin_key:
+    return true;
+  default:
+    return false;
+  }
+}
+
+std::string peer_label(const transport::event& e) {
+  return e.name.empty() ? short_id(e.node_id) : e.name;
+}
+
+/// Counts an event in the node's metrics.
+void count_event(self_ptr self, const transport::event& e) {
+  using type = transport::event::type;
+  auto& m = *self->state.ctx->metrics;
+  auto& st = self->state;
+  switch (e.what) {
+  case type::peer_up:
+    st.known_peers.insert(peer_label(e));
+    m.get_gauge("mycelium_transport_peer_connected",
+                "1 while an established connection to the peer exists.",
+                {{"peer", peer_label(e)}})
+        .set(1);
+    break;
+  case type::peer_down:
+    m.get_gauge("mycelium_transport_peer_connected",
+                "1 while an established connection to the peer exists.",
+                {{"peer", peer_label(e)}})
+        .set(0);
+    break;
+  case type::rejected:
+    if (e.why == transport::reason::closed ||
+        e.why == transport::reason::local_close)
+      break;
+    m.get_counter("mycelium_transport_rejections_total",
+                  "Connections refused or closed on error, by reason.",
+                  {{"reason", transport::to_string(e.why)}})
+        .inc();
+    if (security_relevant(e.why))
+      m.get_counter("mycelium_security_events_total",
+                    "Failed handshakes, bad admin keys and hostile frames.",
+                    {{"kind", transport::to_string(e.why)}})
+          .inc();
+    break;
+  default:
+    break;
+  }
+}
+
+/// Gauges read from the core: queue depth per peer, connected peers.
+void sample_gauges(self_ptr self) {
+  auto& st = self->state;
+  auto& m = *st.ctx->metrics;
+  std::set<std::string> up;
+  for (auto& c : st.core->connections(self->clock().now())) {
+    if (c.phase != "established")
+      continue;
+    auto peer = c.name.empty() ? short_id(c.node_id) : c.name;
+    up.insert(peer);
+    m.get_gauge("mycelium_transport_queue_depth",
+                "Frames waiting in the peer's outbound queue.",
+                {{"peer", peer}})
+        .set(static_cast<double>(c.queued_frames));
+  }
+  for (auto& peer : st.known_peers)
+    if (up.count(peer) == 0)
+      m.remove("mycelium_transport_queue_depth", {{"peer", peer}});
+  m.get_gauge("mycelium_transport_peers", "Established peer connections.")
+      .set(static_cast<double>(up.size()));
+  auto drops = st.core->totals().queue_full_drops;
+  if (drops > st.last_queue_full_drops)
+    m.get_counter("mycelium_transport_queue_full_drops_total",
+                  "Frames dropped because a peer's queue was full.")
+        .inc(drops - st.last_queue_full_drops);
+  st.last_queue_full_drops = drops;
+}
+
 void perform(self_ptr self, transport::effects fx) {
   auto& st = self->state;
   for (auto& w : fx.writes) {
     auto h = st.handles.find(w.conn);
     if (h == st.handles.end())
       continue;
+    st.bytes_out->inc(w.bytes.size());
     self->write(h->second, w.bytes.size(), w.bytes.data());
     self->flush(h->second);
   }
@@ -124,8 +227,10 @@ void perform(self_ptr self, transport::effects fx) {
     self->spawn<caf::detached>(connector, caf::actor_cast<caf::actor>(self),
                                ep.host, ep.port,
                                st.ctx->cfg.transport.connect_timeout_ms);
+  st.frames_in->inc(fx.deliveries.size());
   for (auto& e : fx.events) {
     log_event(e);
+    count_event(self, e);
     if (e.what == transport::event::type::peer_up)
       if (auto m = registered(self->home_system(), "membership"))
         self->send(m, contact_atom::value, e.node_id, e.listen, e.name);
@@ -285,6 +390,18 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
   st.core = std::make_unique<transport_core>(
       std::move(s), *ctx->identity,
       static_cast<uint64_t>(ctx->wall_clock()) ^ 0x7a11);
+  auto& m = *ctx->metrics;
+  const char* bytes_help = "Bytes on the wire (TLS records included).";
+  const char* frames_help = "Frames delivered to local actors (in) or sent "
+                            "to peers (out).";
+  st.bytes_in = &m.get_counter("mycelium_transport_bytes_total", bytes_help,
+                               {{"direction", "in"}});
+  st.bytes_out = &m.get_counter("mycelium_transport_bytes_total", bytes_help,
+                                {{"direction", "out"}});
+  st.frames_in = &m.get_counter("mycelium_transport_frames_total", frames_help,
+                                {{"direction", "in"}});
+  st.frames_out = &m.get_counter("mycelium_transport_frames_total", frames_help,
+                                 {{"direction", "out"}});
   auto doorman =
       self->add_tcp_doorman(cfg.listen.port, cfg.listen.host.c_str(), true);
   if (!doorman) {
@@ -326,6 +443,7 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
         auto i = self->state.serials.find(msg.handle);
         if (i == self->state.serials.end())
           return;
+        self->state.bytes_in->inc(msg.buf.size());
         perform(self, self->state.core->on_bytes(i->second, msg.buf.data(),
                                                  msg.buf.size(),
                                                  self->clock().now()));
@@ -363,6 +481,7 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
       },
       [=](tick_atom) {
         perform(self, self->state.core->on_tick(self->clock().now()));
+        sample_gauges(self);
         self->delayed_send(self, tick, tick_atom::value);
       },
       [=](send_atom, const std::string& node, uint16_t kind,
@@ -370,6 +489,7 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
         // Frames wait until the flush message queued behind every send now in
         // the mailbox: a burst of sends leaves in few TLS records.
         auto& st = self->state;
+        st.frames_out->inc();
         perform(self, st.core->send(node, static_cast<wire::kind>(kind),
                                     payload, self->clock().now(), false));
         if (!st.flush_pending) {

@@ -147,6 +147,23 @@ std::string to_string(const std::vector<matcher>& ms) {
   return out;
 }
 
+result<int64_t> parse_duration_ms(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+    ++digits;
+  auto unit = text.substr(digits);
+  static const std::pair<const char*, int64_t> units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+  if (digits == 0 || digits > 9)
+    return fail("duration '" + text + "' is not a number with a unit");
+  auto n = std::stoll(text.substr(0, digits));
+  for (auto& [name, ms] : units)
+    if (unit == name && n > 0)
+      return n * ms;
+  return fail("duration '" + text +
+              "' needs a positive number and a unit: ms, s, m, h or d");
+}
+
 result<comparison> parse_comparison(const std::string& text) {
   static const std::pair<const char*, comparison> ops[] = {
       {">", comparison::gt},  {">=", comparison::ge}, {"<", comparison::lt},
@@ -293,28 +310,27 @@ alert_effects alert_core::evaluate(const std::vector<metrics::sample>& samples,
 }
 
 void alert_core::update_suppression(int64_t now) {
-  for (auto& [id, a] : alerts_) {
-    a.silenced = false;
-    for (auto& s : silences_) {
-      if (s.until_ms <= now)
-        continue;
-      bool all =
-          std::all_of(s.matchers.begin(), s.matchers.end(),
-                      [&](const matcher& m) { return m.matches(a.labels); });
-      a.silenced = a.silenced || all;
-    }
-  }
   auto all_match = [](const std::vector<matcher>& ms, const label_set& l) {
     return std::all_of(ms.begin(), ms.end(),
                        [&](const matcher& m) { return m.matches(l); });
   };
-  for (auto& [id, a] : alerts_) {
+  for (auto& entry : alerts_) {
+    auto& a = entry.second;
+    a.silenced = false;
+    for (auto& s : silences_)
+      a.silenced =
+          a.silenced || (s.until_ms > now && all_match(s.matchers, a.labels));
+  }
+  for (auto& entry : alerts_) {
+    auto& a = entry.second;
     a.inhibited = false;
     for (auto& r : cfg_.inhibit) {
       if (!all_match(r.target, a.labels))
         continue;
-      for (auto& [sid, s] : alerts_) {
-        if (sid == id || s.state != "firing" || !all_match(r.source, s.labels))
+      for (auto& other : alerts_) {
+        auto& s = other.second;
+        if (other.first == entry.first || s.state != "firing" ||
+            !all_match(r.source, s.labels))
           continue;
         bool equal = std::all_of(
             r.equal.begin(), r.equal.end(),

@@ -40,6 +40,9 @@ struct matcher {
 result<std::vector<matcher>> parse_matchers(const std::string& text);
 std::string to_string(const std::vector<matcher>& m);
 
+/// "90s", "30m", "2h", "1d", "500ms" (a positive duration) in ms.
+result<int64_t> parse_duration_ms(const std::string& text);
+
 enum class comparison { gt, ge, lt, le, eq, ne };
 result<comparison> parse_comparison(const std::string& text);
 const char* to_string(comparison c);

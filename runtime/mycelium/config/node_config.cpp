@@ -70,6 +70,59 @@ gdb_config gdb_config::local() {
   return cfg;
 }
 
+alerting_section alerting_section::defaults() {
+  using alerting::comparison;
+  alerting_section a;
+  channel_config log;
+  log.name = "log";
+  a.channels.push_back(log);
+  auto rule = [&](std::string name, std::string metric, comparison cmp,
+                  double value, int64_t for_ms, std::string severity,
+                  std::string summary) {
+    alerting::threshold_rule r;
+    r.name = std::move(name);
+    r.metric = std::move(metric);
+    r.cmp = cmp;
+    r.value = value;
+    r.for_ms = for_ms;
+    r.severity = std::move(severity);
+    r.summary = std::move(summary);
+    a.rules.rules.push_back(std::move(r));
+  };
+  rule("NodeDown", "mycelium_member_up", comparison::eq, 0, 0, "critical",
+       "member {{peer}} is failed (membership)");
+  rule("PeerDisconnected", "mycelium_transport_peer_connected", comparison::eq,
+       0, 10000, "warning", "no connection to {{peer}}");
+  rule("ComponentDown", "mycelium_component_running", comparison::eq, 0, 10000,
+       "critical", "component {{component}} is not running");
+  rule("DiskSpaceLow", "mycelium_disk_free_ratio", comparison::lt, 0.05, 60000,
+       "critical", "data dir disk {{value}} free");
+  alerting::anomaly_rule burst;
+  burst.name = "SecurityEventBurst";
+  burst.metric = "mycelium_security_events_total";
+  burst.rate = true;
+  burst.summary = "{{value}} {{kind}} events per second";
+  a.rules.anomalies.push_back(burst);
+  alerting::inhibit_rule down;
+  down.source = {{"alertname", "NodeDown", false}};
+  down.target = {{"alertname", "NodeDown", true}};
+  down.equal = {"peer"};
+  a.rules.inhibit.push_back(down);
+  a.rules.routing.channel = "log";
+  a.rules.routing.group_by = {"peer"};
+  return a;
+}
+
+alerting_section alerting_section::local() {
+  auto a = defaults();
+  a.eval_interval_ms = 500;
+  for (auto& r : a.rules.rules)
+    r.for_ms = std::min<int64_t>(r.for_ms, 2000);
+  a.rules.routing.group_wait_ms = 3000;
+  a.rules.routing.group_interval_ms = 10000;
+  return a;
+}
+
 spores_config spores_config::local() {
   spores_config cfg;
   cfg.slot_ms = 2000;
@@ -377,6 +430,213 @@ std::string resolve(const std::string& base, const std::string& path) {
   return normalise(base + "/" + path);
 }
 
+/// A JSON array at `key` (absent: nothing happens), each element read by
+/// `fn` with its path.
+void read_array(
+    object_reader& r, const std::string& key,
+    const std::function<void(const json&, const std::string&)>& fn) {
+  auto* j = r.get(key);
+  if (j == nullptr)
+    return;
+  if (!j->is_array())
+    throw config_failure{errc::wrong_type, r.child(key),
+                         "expected an array, got " + type_name(*j)};
+  for (size_t i = 0; i < j->size(); ++i)
+    fn((*j)[i], r.child(key) + "[" + std::to_string(i) + "]");
+}
+
+std::vector<std::string> read_strings(object_reader& r,
+                                      const std::string& key) {
+  std::vector<std::string> out;
+  read_array(r, key, [&](const json& e, const std::string& path) {
+    if (!e.is_string())
+      throw config_failure{errc::wrong_type, path,
+                           "expected a string, got " + type_name(e)};
+    out.push_back(e.get<std::string>());
+  });
+  return out;
+}
+
+/// An object of string values: labels or a label filter.
+metrics::label_set read_labels(object_reader& r, const std::string& key) {
+  metrics::label_set out;
+  auto* j = r.get(key);
+  if (j == nullptr)
+    return out;
+  if (!j->is_object())
+    throw config_failure{errc::wrong_type, r.child(key),
+                         "expected an object of strings, got " + type_name(*j)};
+  for (auto& [k, v] : j->items()) {
+    if (!metrics::valid_label_name(k))
+      throw config_failure{errc::bad_value, r.child(key) + "." + k,
+                           "not a label name (letters, digits, '_')"};
+    if (!v.is_string())
+      throw config_failure{errc::wrong_type, r.child(key) + "." + k,
+                           "expected a string, got " + type_name(v)};
+    out.emplace_back(k, v.get<std::string>());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<alerting::matcher> read_matchers(object_reader& r,
+                                             const std::string& key) {
+  std::string text;
+  r.string(key, text, true);
+  auto m = alerting::parse_matchers(text);
+  if (!m)
+    throw config_failure{errc::bad_value, r.child(key), m.err().message()};
+  return *m;
+}
+
+/// Fields every rule has: name, metric, match, for_ms, severity, labels,
+/// summary.
+template <class Rule>
+void read_rule_common(object_reader& o, Rule& rule) {
+  o.string("name", rule.name, true);
+  if (rule.name.empty())
+    throw config_failure{errc::bad_value, o.child("name"),
+                         "expected a non-empty alert name"};
+  o.string("metric", rule.metric, true);
+  if (!metrics::valid_metric_name(rule.metric))
+    throw config_failure{errc::bad_value, o.child("metric"),
+                         "\"" + rule.metric + "\" is not a metric name"};
+  rule.match = read_labels(o, "match");
+  o.integer("for_ms", rule.for_ms, 0, int64_t{7} * 86400000);
+  o.string("severity", rule.severity, false);
+  if (rule.severity != "info" && rule.severity != "warning" &&
+      rule.severity != "critical")
+    throw config_failure{errc::bad_value, o.child("severity"),
+                         "expected info, warning or critical, got \"" +
+                             rule.severity + "\""};
+  rule.extra = read_labels(o, "labels");
+  o.string("summary", rule.summary, false);
+}
+
+void read_alerting(object_reader& r, alerting_section& a,
+                   const std::string& base) {
+  auto& rules = a.rules;
+  r.integer("eval_interval_ms", a.eval_interval_ms, 10, 3600000);
+  r.integer("resolved_retention_ms", rules.resolved_retention_ms, 0,
+            int64_t{30} * 86400000);
+  std::set<std::string> names{"log"};
+  read_array(r, "channels", [&](const json& j, const std::string& path) {
+    object_reader o{j, path};
+    channel_config c;
+    o.string("name", c.name, true);
+    check_name(o.child("name"), c.name);
+    if (!names.insert(c.name).second)
+      throw config_failure{errc::bad_value, o.child("name"),
+                           "channel \"" + c.name + "\" is defined twice"};
+    o.string("type", c.type, true);
+    if (c.type == "file") {
+      o.string("path", c.target, true);
+      c.target = resolve(base, c.target);
+    } else if (c.type == "webhook") {
+      o.string("url", c.target, true);
+      auto rest = c.target.rfind("http://", 0) == 0 ? c.target.substr(7) : "";
+      auto slash = rest.find('/');
+      if (rest.empty() || !parse_endpoint(rest.substr(0, slash)))
+        throw config_failure{errc::bad_value, o.child("url"),
+                             "expected http://HOST:PORT/PATH, got \"" +
+                                 c.target + "\""};
+    } else if (c.type == "command") {
+      c.command = read_strings(o, "command");
+      if (c.command.empty())
+        throw config_failure{errc::bad_value, o.child("command"),
+                             "expected [PROGRAM, ARGS...]"};
+    } else if (c.type != "log") {
+      throw config_failure{errc::bad_value, o.child("type"),
+                           "expected log, file, command or webhook, got \"" +
+                               c.type + "\""};
+    }
+    o.integer("timeout_ms", c.timeout_ms, 1, 600000);
+    o.finish();
+    a.channels.push_back(c);
+  });
+  bool replaced_rules = false;
+  read_array(r, "rules", [&](const json& j, const std::string& path) {
+    if (!replaced_rules)
+      rules.rules.clear();
+    replaced_rules = true;
+    object_reader o{j, path};
+    alerting::threshold_rule rule;
+    read_rule_common(o, rule);
+    std::string cond;
+    o.string("condition", cond, true);
+    auto cmp = alerting::parse_comparison(cond);
+    if (!cmp)
+      throw config_failure{errc::bad_value, o.child("condition"),
+                           cmp.err().message()};
+    rule.cmp = *cmp;
+    auto& value = o.require("value", "a number");
+    if (!value.is_number())
+      throw config_failure{errc::wrong_type, o.child("value"),
+                           "expected a number, got " + type_name(value)};
+    rule.value = value.get<double>();
+    o.finish();
+    rules.rules.push_back(rule);
+  });
+  if (auto* j = r.get("rules"); j != nullptr && j->empty())
+    rules.rules.clear();
+  bool replaced_anomalies = false;
+  read_array(r, "anomalies", [&](const json& j, const std::string& path) {
+    if (!replaced_anomalies)
+      rules.anomalies.clear();
+    replaced_anomalies = true;
+    object_reader o{j, path};
+    alerting::anomaly_rule rule;
+    read_rule_common(o, rule);
+    o.boolean("rate", rule.rate);
+    auto& d = rule.detector;
+    o.number("alpha", d.alpha, 0.001, 1);
+    o.number("beta", d.beta, 0, 1);
+    o.integer("window", d.window, 3, 10000);
+    o.integer("warmup", d.warmup, 1, 100000);
+    o.number("threshold", d.threshold, 0.5, 1000);
+    o.finish();
+    rules.anomalies.push_back(rule);
+  });
+  if (auto* j = r.get("anomalies"); j != nullptr && j->empty())
+    rules.anomalies.clear();
+  bool replaced_inhibit = false;
+  read_array(r, "inhibit", [&](const json& j, const std::string& path) {
+    if (!replaced_inhibit)
+      rules.inhibit.clear();
+    replaced_inhibit = true;
+    object_reader o{j, path};
+    alerting::inhibit_rule rule;
+    rule.source = read_matchers(o, "source");
+    rule.target = read_matchers(o, "target");
+    rule.equal = read_strings(o, "equal");
+    o.finish();
+    rules.inhibit.push_back(rule);
+  });
+  if (auto* j = r.get("inhibit"); j != nullptr && j->empty())
+    rules.inhibit.clear();
+  r.object("route", [&](object_reader& o) {
+    auto& rt = rules.routing;
+    o.string("channel", rt.channel, false);
+    if (auto* g = o.get("group_by"); g != nullptr)
+      rt.group_by = read_strings(o, "group_by");
+    o.integer("group_wait_ms", rt.group_wait_ms, 0, int64_t{1} << 40);
+    o.integer("group_interval_ms", rt.group_interval_ms, 1, int64_t{1} << 40);
+    o.integer("repeat_interval_ms", rt.repeat_interval_ms, 1, int64_t{1} << 40);
+    o.boolean("send_resolved", rt.send_resolved);
+    o.string("escalation_channel", rt.escalation_channel, false);
+    o.integer("escalate_after_ms", rt.escalate_after_ms, 0, int64_t{1} << 40);
+  });
+  auto check_channel = [&](const std::string& name, const std::string& path) {
+    if (names.count(name) == 0)
+      throw config_failure{errc::bad_value, path,
+                           "no channel named \"" + name + "\""};
+  };
+  check_channel(rules.routing.channel, r.child("route.channel"));
+  if (!rules.routing.escalation_channel.empty())
+    check_channel(rules.routing.escalation_channel,
+                  r.child("route.escalation_channel"));
+}
+
 void read_node(object_reader& r, node_config& cfg, const std::string& base) {
   // The profile decides the defaults the other keys override.
   r.string("profile", cfg.profile, false);
@@ -388,6 +648,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     cfg.membership = membership_config::local();
     cfg.spores = spores_config::local();
     cfg.gdb = gdb_config::local();
+    cfg.alerting = alerting_section::local();
   } else if (cfg.profile != "lan") {
     throw config_failure{errc::bad_value, "profile",
                          "expected \"lan\" or \"local\", got \"" + cfg.profile +
@@ -531,6 +792,13 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     o.integer("anti_entropy_interval_ms", g.anti_entropy_interval_ms, 100,
               86400000);
   });
+  r.object("metrics", [&](object_reader& o) {
+    o.string("listen", cfg.metrics.listen, false);
+    if (!cfg.metrics.listen.empty())
+      to_endpoint(o.child("listen"), cfg.metrics.listen);
+  });
+  r.object("alerting",
+           [&](object_reader& o) { read_alerting(o, cfg.alerting, base); });
   r.object("store", [&](object_reader& o) {
     o.integer("busy_timeout_ms", cfg.store.busy_timeout_ms, 0, 600000);
   });

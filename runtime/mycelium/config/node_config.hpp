@@ -12,6 +12,7 @@
 /// on disk: it only checks that the data dir could be created or written and
 /// that the key files exist and hold a key.
 
+#include "mycelium/alerting/alert_core.hpp"
 #include "mycelium/core/result.hpp"
 
 #include <cstdint>
@@ -212,6 +213,38 @@ struct gdb_config {
   static gdb_config local();
 };
 
+/// The Prometheus endpoint.
+struct metrics_config {
+  /// "host:port" serving GET /metrics over HTTP; empty: no endpoint.
+  std::string listen;
+};
+
+/// Where notifications go.
+struct channel_config {
+  std::string name;
+  /// log, file (JSON lines), command (JSON on stdin), webhook (HTTP POST).
+  std::string type = "log";
+  /// file: absolute path; webhook: http://host:port/path.
+  std::string target;
+  /// command: program and arguments.
+  std::vector<std::string> command;
+  int64_t timeout_ms = 5000;
+};
+
+/// Alert rules, routing and channels (see alerting/alert_core.hpp).
+struct alerting_section {
+  /// Rules are evaluated against the metrics this often.
+  int64_t eval_interval_ms = 5000;
+  /// Always contains "log"; config adds more.
+  std::vector<channel_config> channels;
+  alerting::alerting_config rules;
+
+  /// Built-in rules: NodeDown, PeerDisconnected, ComponentDown, DiskSpaceLow,
+  /// SecurityEvents; NodeDown inhibits the non-critical alerts of its peer.
+  static alerting_section defaults();
+  static alerting_section local();
+};
+
 /// Everything a node reads from its config file.
 struct node_config {
   /// Absolute path of the file this was loaded from.
@@ -247,6 +280,8 @@ struct node_config {
   membership_config membership;
   spores_config spores;
   gdb_config gdb;
+  metrics_config metrics;
+  alerting_section alerting = alerting_section::defaults();
 };
 
 /// Reads and validates the config at `path`.

@@ -44,6 +44,14 @@ void monitor_core::on_sample(const resource_sample& s) {
     samples_.pop_front();
 }
 
+void monitor_core::on_signals(const signals& s) {
+  signals_.push_back(s);
+  // Keep one reading at or before the window's start, for deltas.
+  while (signals_.size() > 2 &&
+         s.time - signals_[1].time >= thresholds_.recent_window_ms)
+    signals_.pop_front();
+}
+
 health_report monitor_core::report(wall_ms now) const {
   health_report r;
   auto raise = [&](const std::string& level) {
@@ -75,6 +83,34 @@ health_report monitor_core::report(wall_ms now) const {
     r.reasons.push_back(std::to_string(recent) + " restarts in the last " +
                         std::to_string(thresholds_.recent_window_ms / 1000) +
                         " s");
+  }
+  if (!signals_.empty()) {
+    auto& last = signals_.back();
+    auto& first = signals_.front();
+    if (last.connected_peers < last.live_members) {
+      raise("degraded");
+      r.reasons.push_back("connected to " +
+                          std::to_string(last.connected_peers) + " of " +
+                          std::to_string(last.live_members) + " live members");
+    }
+    if (last.security_events > first.security_events) {
+      raise("degraded");
+      r.reasons.push_back(
+          std::to_string(last.security_events - first.security_events) +
+          " security events (failed handshakes, bad admin keys, hostile "
+          "frames) in the last " +
+          std::to_string((last.time - first.time) / 1000) + " s");
+    }
+    if (last.probes > first.probes) {
+      auto mean = (last.probe_rtt_sum_s - first.probe_rtt_sum_s) /
+                  static_cast<double>(last.probes - first.probes);
+      if (mean > thresholds_.max_probe_rtt_s) {
+        raise("degraded");
+        r.reasons.push_back("probe round trips average " +
+                            std::to_string(static_cast<int64_t>(mean * 1000)) +
+                            " ms");
+      }
+    }
   }
   if (!samples_.empty()) {
     auto& s = samples_.back();

@@ -72,6 +72,21 @@ struct health_report {
   std::vector<std::string> reasons;
 };
 
+/// What the node's metrics say about connectivity, security and
+/// performance at one moment (cumulative counts; the core takes deltas).
+struct signals {
+  wall_ms time = 0;
+  /// Peers with an established transport connection.
+  int64_t connected_peers = 0;
+  /// Members alive or suspect (other than this node).
+  int64_t live_members = 0;
+  /// Failed handshakes, bad admin keys, hostile frames so far.
+  uint64_t security_events = 0;
+  /// Answered probes and the sum of their round trips so far.
+  uint64_t probes = 0;
+  double probe_rtt_sum_s = 0;
+};
+
 /// Thresholds for the roll-up.
 struct thresholds {
   /// Restarts within `recent_window_ms` that make the node degraded.
@@ -79,6 +94,9 @@ struct thresholds {
   int64_t recent_window_ms = 60000;
   /// Free disk below this fraction makes the node degraded.
   double min_disk_free_ratio = 0.05;
+  /// Mean probe round trip over the recent window that makes the node
+  /// degraded.
+  double max_probe_rtt_s = 0.5;
 };
 
 class monitor_core {
@@ -99,6 +117,9 @@ public:
 
   /// Adds a resource sample, dropping the oldest beyond the limit.
   void on_sample(const resource_sample& s);
+
+  /// Adds a metrics reading (kept over the recent window).
+  void on_signals(const signals& s);
 
   /// Restores a persisted component (at start, before any event).
   void restore(const component_status& c) { components_[c.path] = c; }
@@ -124,6 +145,7 @@ private:
   std::map<std::string, component_status> components_;
   std::deque<resource_sample> samples_;
   std::deque<wall_ms> restart_times_;
+  std::deque<signals> signals_;
   /// Member id -> (name, state), from membership events.
   std::map<std::string, std::pair<std::string, std::string>> members_;
 };

@@ -459,6 +459,7 @@ effects swim_core::on_message(const std::string& from, const message& msg,
     // Our probe answered, directly or relayed by a helper.
     if (probe_ && msg.seq == probe_->seq) {
       adjust_score(-1);
+      fx.probe_rtt = now - probe_->sent;
       probe_.reset();
     }
     break;

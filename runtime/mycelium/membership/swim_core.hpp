@@ -117,6 +117,8 @@ struct effects {
   std::vector<event> events;
   /// Persist our new incarnation before these sends leave.
   std::optional<uint64_t> persist_incarnation;
+  /// Our probe was answered after this long (directly or relayed).
+  std::optional<duration> probe_rtt;
 };
 
 /// One member as the console shows it.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace mycelium::metrics {
@@ -24,8 +25,13 @@ void append_number(std::string& out, double v) {
   } else if (v == std::floor(v) && std::fabs(v) < 1e15) {
     out += std::to_string(static_cast<int64_t>(v));
   } else {
+    // The shortest form that reads back as the same double.
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
+    for (int precision : {15, 16, 17}) {
+      std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+      if (std::strtod(buf, nullptr) == v)
+        break;
+    }
     out += buf;
   }
 }

@@ -49,6 +49,8 @@ const char* to_string(reason r) {
     return "connect_failed";
   case reason::local_close:
     return "local_close";
+  case reason::bad_admin_key:
+    return "bad_admin_key";
   }
   return "unknown";
 }
@@ -283,6 +285,9 @@ void transport_core::feed_tls(connection& c, const char* data, size_t size,
             static_cast<crypto::errc>(st.err().code()) == crypto::errc::not_tls
                 ? reason::not_tls
                 : reason::tls_failed;
+      } else if (known && asked == admin_identity) {
+        why = reason::bad_admin_key;
+        detail = "console connection with a wrong admin key (" + detail + ")";
       } else if (known) {
         why = reason::wrong_key;
         detail = "identity '" + asked + "' with a wrong key (" + detail + ")";

@@ -90,6 +90,8 @@ enum class reason : uint8_t {
   connect_failed = 18,
   /// We closed it (shutdown, fault injection, superseded duplicate).
   local_close = 19,
+  /// A console connection with a wrong admin key.
+  bad_admin_key = 20,
 };
 
 const char* to_string(reason r);

@@ -225,3 +225,76 @@ TEST_CASE("a number out of every range is a syntax error, not a crash") {
       f.load(f.valid_body(R"(, "supervision": { "max_restarts": 1e999 })"));
   REQUIRE_FALSE(nested);
 }
+
+TEST_CASE("the alerting section: defaults, channels, rules, route") {
+  fixture f;
+  auto plain = f.load(f.valid_body());
+  REQUIRE(plain);
+  CHECK(plain->alerting.rules.rules.size() == 4);
+  CHECK(plain->alerting.rules.inhibit.size() == 1);
+  CHECK(plain->metrics.listen.empty());
+  auto cfg = f.load(f.valid_body(R"(,
+  "metrics": { "listen": "127.0.0.1:9464" },
+  "alerting": {
+    "eval_interval_ms": 1000,
+    "channels": [
+      { "name": "hook", "type": "webhook", "url": "http://127.0.0.1:9000/a" },
+      { "name": "pager", "type": "command", "command": ["/bin/true", "-x"] },
+      { "name": "file", "type": "file", "path": "alerts.jsonl" }
+    ],
+    "rules": [
+      { "name": "QueueBacklog", "metric": "mycelium_transport_queue_depth",
+        "condition": ">", "value": 100, "for_ms": 30000,
+        "severity": "warning", "labels": { "team": "ops" },
+        "summary": "{{peer}} queue at {{value}}" }
+    ],
+    "anomalies": [],
+    "route": { "channel": "hook", "group_by": ["peer", "alertname"],
+               "escalation_channel": "pager", "escalate_after_ms": 600000 }
+  })"));
+  REQUIRE(cfg);
+  auto& a = cfg->alerting;
+  CHECK(cfg->metrics.listen == "127.0.0.1:9464");
+  REQUIRE(a.channels.size() == 4); // log is always there
+  CHECK(a.channels[3].target == f.dir.path() + "/alerts.jsonl");
+  REQUIRE(a.rules.rules.size() == 1);
+  CHECK(a.rules.rules[0].cmp == alerting::comparison::gt);
+  CHECK(a.rules.rules[0].extra == metrics::label_set{{"team", "ops"}});
+  CHECK(a.rules.anomalies.empty());
+  CHECK(a.rules.inhibit.size() == 1); // defaults kept when not given
+  CHECK(a.rules.routing.channel == "hook");
+  CHECK(a.rules.routing.escalate_after_ms == 600000);
+}
+
+TEST_CASE("bad alerting settings are refused with their JSON path") {
+  fixture f;
+  auto fails = [&](const std::string& section, const std::string& path) {
+    auto r = f.load(f.valid_body(",\n  \"alerting\": " + section));
+    REQUIRE_FALSE(r);
+    CHECK(r.err().message().find(path) != std::string::npos);
+    return r.err().message();
+  };
+  fails(R"({"rules": [{"name": "X", "metric": "m", "condition": "=>",
+            "value": 1}]})",
+        "alerting.rules[0].condition");
+  fails(R"({"rules": [{"name": "X", "metric": "bad metric",
+            "condition": ">", "value": 1}]})",
+        "alerting.rules[0].metric");
+  fails(R"({"rules": [{"name": "X", "metric": "m", "condition": ">",
+            "value": 1, "severity": "urgent"}]})",
+        "alerting.rules[0].severity");
+  fails(R"({"route": {"channel": "nowhere"}})", "alerting.route.channel");
+  fails(R"({"channels": [{"name": "h", "type": "webhook",
+            "url": "https://x:1/"}]})",
+        "alerting.channels[0].url");
+  fails(R"({"channels": [{"name": "h", "type": "pigeon"}]})",
+        "alerting.channels[0].type");
+  fails(R"({"inhibit": [{"source": "alertname", "target": "a=b"}]})",
+        "alerting.inhibit[0].source");
+  fails(R"({"rules": [{"name": "X", "metric": "m", "condition": ">",
+            "value": 1, "colour": "red"}]})",
+        "alerting.rules[0].colour");
+  auto r = f.load(f.valid_body(R"(, "metrics": {"listen": "nowhere"})"));
+  REQUIRE_FALSE(r);
+  CHECK(r.err().message().find("metrics.listen") != std::string::npos);
+}

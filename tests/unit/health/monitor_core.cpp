@@ -79,6 +79,36 @@ TEST_CASE("a nearly full disk degrades the node") {
   CHECK(r.reasons.at(0).find("disk") != std::string::npos);
 }
 
+TEST_CASE("connectivity, security events and slow probes roll up") {
+  monitor_core core{10};
+  signals s;
+  s.time = 0;
+  s.connected_peers = 2;
+  s.live_members = 2;
+  core.on_signals(s);
+  CHECK(core.report(0).level == "ok");
+  // A peer lost, two failed handshakes, probes slow on average.
+  s.time = 5000;
+  s.connected_peers = 1;
+  s.security_events = 2;
+  s.probes = 4;
+  s.probe_rtt_sum_s = 4 * 0.8;
+  core.on_signals(s);
+  auto r = core.report(5000);
+  CHECK(r.level == "degraded");
+  REQUIRE(r.reasons.size() == 3);
+  CHECK(r.reasons[0] == "connected to 1 of 2 live members");
+  CHECK(r.reasons[1].find("2 security events") == 0);
+  CHECK(r.reasons[2] == "probe round trips average 800 ms");
+  // A minute later, with the peer back and nothing new: ok again.
+  for (int64_t t = 10000; t <= 80000; t += 5000) {
+    s.time = t;
+    s.connected_peers = 2;
+    core.on_signals(s);
+  }
+  CHECK(core.report(80000).level == "ok");
+}
+
 TEST_CASE("sample history is bounded, oldest dropped first") {
   monitor_core core{3};
   for (int64_t t = 1; t <= 5; ++t) {

@@ -26,10 +26,10 @@ TEST_CASE("counters, gauges and histograms render in the text format") {
                 "members{state=\"alive\"} 4\n"
                 "# HELP rtt_seconds Round trips.\n"
                 "# TYPE rtt_seconds histogram\n"
-                "rtt_seconds_bucket{le=\"0.10000000000000001\"} 1\n"
+                "rtt_seconds_bucket{le=\"0.1\"} 1\n"
                 "rtt_seconds_bucket{le=\"1\"} 2\n"
                 "rtt_seconds_bucket{le=\"+Inf\"} 3\n"
-                "rtt_seconds_sum 7.5499999999999998\n"
+                "rtt_seconds_sum 7.55\n"
                 "rtt_seconds_count 3\n");
   CHECK(r.series() == 4);
 }
