@@ -75,8 +75,18 @@ def find(doc, name, peer):
 
 def test_metrics_endpoint_covers_the_node_and_passes_promtool(binary, tmp, nodes):
     ports = [free_port(), free_port()]
+    # A rule that fires at once (gdb runs), routed to a JSON-lines file.
+    journal = os.path.join(tmp, "alerts.jsonl")
+    alerting = {
+        "eval_interval_ms": 200,
+        "channels": [{"name": "journal", "type": "file", "path": journal}],
+        "rules": [{"name": "GdbRunning", "metric": "mycelium_component_running",
+                   "match": {"component": "node/gdb"}, "condition": "==", "value": 1,
+                   "severity": "info", "summary": "{{component}} runs"}],
+        "route": {"channel": "journal", "group_by": ["alertname"], "group_wait_ms": 0},
+    }
     a = Node(binary, os.path.join(tmp, "n1"), name="n1", membership=MEMBERSHIP,
-             metrics={"listen": f"127.0.0.1:{ports[0]}"})
+             metrics={"listen": f"127.0.0.1:{ports[0]}"}, alerting=alerting)
     b = Node(binary, os.path.join(tmp, "n2"), name="n2", membership=MEMBERSHIP,
              metrics={"listen": f"127.0.0.1:{ports[1]}"})
     for n in (a, b):
@@ -115,6 +125,11 @@ def test_metrics_endpoint_covers_the_node_and_passes_promtool(binary, tmp, nodes
     assert promtool, "promtool missing (Debian package prometheus; tools/test installs it)"
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     assert check.returncode == 0, (check.stdout, check.stderr)
+    # The file channel got one JSON line per notification.
+    lines = wait_for("a notification in the journal", lambda: os.path.exists(journal) and [
+        json.loads(l) for l in open(journal).read().splitlines()])
+    assert lines[0]["alerts"][0]["alertname"] == "GdbRunning", lines
+    assert lines[0]["alerts"][0]["summary"] == "node/gdb runs", lines
     # The console shows the same, as text and as JSON; health has reasons.
     _, out, _, _ = a.console("metrics", expect=0)
     assert "# TYPE mycelium_members gauge" in out
@@ -135,7 +150,8 @@ def test_peer_killed_one_grouped_alert_follow_ons_inhibited(binary, tmp, nodes):
         alerting = {
             "eval_interval_ms": 200,
             "channels": [{"name": "hook", "type": "webhook", "url": hook.url},
-                         {"name": "pager", "type": "file", "path": escalations}],
+                         {"name": "pager", "type": "command",
+                          "command": ["sh", "-c", f"cat >> {escalations}"]}],
             "route": {"channel": "hook", "group_by": ["peer"], "group_wait_ms": 3000,
                       "group_interval_ms": 1000, "escalation_channel": "pager",
                       "escalate_after_ms": 500},
@@ -170,7 +186,8 @@ def test_peer_killed_one_grouped_alert_follow_ons_inhibited(binary, tmp, nodes):
         assert note["group_labels"] == {"peer": "n3"}, note
         assert [a["alertname"] for a in note["alerts"]] == ["NodeDown"], note
         assert "n3" in note["alerts"][0]["summary"]
-        # The unacknowledged critical alert escalated to the second channel.
+        # The unacknowledged critical alert escalated to the second channel
+        # (a command that gets the JSON on its standard input).
         wait_for("the escalation", lambda: os.path.exists(escalations) and open(escalations).read())
         lines = [json.loads(l) for l in open(escalations).read().splitlines()]
         assert len(lines) == 1 and lines[0]["escalation"], lines
