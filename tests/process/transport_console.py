@@ -209,6 +209,8 @@ def test_wrong_admin_key_exits_3_and_unreachable_exits_4(binary, tmp, nodes):
     console = os.path.join(os.path.dirname(binary), "mycelium")
     r = run([console, "--node", a.address, "--admin-key", os.path.join(tmp, "net.key"), "status"])
     assert r.returncode == 3 and "authentication failed" in r.stderr, r
+    wait_for("the bad admin key counted as such",
+             lambda: a.rejections().get("bad_admin_key", 0) >= 1)
     r = run([console, "--node", a.address, "--admin-key", os.path.join(tmp, "admin.key"), "status"])
     assert r.returncode == 0, r
     started = time.monotonic()

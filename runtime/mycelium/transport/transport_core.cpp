@@ -361,12 +361,9 @@ void transport_core::on_established_tls(connection& c, effects& fx,
 
 void transport_core::write_frame(connection& c, wire::kind k,
                                  const std::string& payload) {
-  wire::envelope env;
-  env.kind = static_cast<uint16_t>(k);
-  if (k == wire::kind::hello)
-    env.sender = self_.node_id();
-  env.payload = payload;
-  c.pending += wire::encode_frame(env);
+  wire::append_frame(c.pending, static_cast<uint16_t>(k),
+                     k == wire::kind::hello ? self_.node_id() : std::string{},
+                     payload);
   ++c.frames_out;
 }
 

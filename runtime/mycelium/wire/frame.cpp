@@ -24,23 +24,28 @@ error make_error(errc code, std::string msg) {
 
 } // namespace
 
-std::string encode_frame(const envelope& env) {
-  flatbuffers::FlatBufferBuilder fbb{64 + env.payload.size()};
-  auto sender = fbb.CreateVector(
-      reinterpret_cast<const uint8_t*>(env.sender.data()), env.sender.size());
-  auto payload = fbb.CreateVector(
-      reinterpret_cast<const uint8_t*>(env.payload.data()), env.payload.size());
-  auto root =
-      fb::CreateEnvelope(fbb, static_cast<fb::Kind>(env.kind), sender, payload);
+void append_frame(std::string& out, uint16_t kind, std::string_view sender,
+                  std::string_view payload) {
+  flatbuffers::FlatBufferBuilder fbb{64 + sender.size() + payload.size()};
+  auto sender_vec = fbb.CreateVector(
+      reinterpret_cast<const uint8_t*>(sender.data()), sender.size());
+  auto payload_vec = fbb.CreateVector(
+      reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+  auto root = fb::CreateEnvelope(fbb, static_cast<fb::Kind>(kind), sender_vec,
+                                 payload_vec);
   fbb.Finish(root);
   auto size = fbb.GetSize();
-  std::string out;
-  out.reserve(4 + size);
+  out.reserve(out.size() + 4 + size);
   out.push_back(static_cast<char>((size >> 24) & 0xff));
   out.push_back(static_cast<char>((size >> 16) & 0xff));
   out.push_back(static_cast<char>((size >> 8) & 0xff));
   out.push_back(static_cast<char>(size & 0xff));
   out.append(reinterpret_cast<const char*>(fbb.GetBufferPointer()), size);
+}
+
+std::string encode_frame(const envelope& env) {
+  std::string out;
+  append_frame(out, env.kind, env.sender, env.payload);
   return out;
 }
 
@@ -61,8 +66,13 @@ status frame_decoder::feed(std::string_view bytes) {
                             " bytes exceeds the maximum of " +
                             std::to_string(max_frame_bytes_));
     }
-    if (buffer_.size() - pos - 4 < size)
+    if (buffer_.size() - pos - 4 < size) {
+      // A large frame that is really arriving: room for all of it at once,
+      // so the buffer does not regrow (and copy) while it comes in.
+      if (buffer_.size() - pos >= 65536)
+        buffer_.reserve(pos + 4 + size);
       break;
+    }
     auto* body = p + 4;
     flatbuffers::Verifier verifier{body, size};
     if (!fb::VerifyEnvelopeBuffer(verifier)) {

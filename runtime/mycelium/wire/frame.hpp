@@ -40,6 +40,10 @@ struct envelope {
 /// Encodes one frame (length prefix included).
 std::string encode_frame(const envelope& env);
 
+/// Appends one frame to `out` (no intermediate copies of the payload).
+void append_frame(std::string& out, uint16_t kind, std::string_view sender,
+                  std::string_view payload);
+
 /// Incremental frame decoder.
 class frame_decoder {
 public:
