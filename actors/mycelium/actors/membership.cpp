@@ -11,6 +11,8 @@
 
 #include <caf/all.hpp>
 
+#include <set>
+
 #include <map>
 #include <optional>
 
@@ -28,6 +30,10 @@ struct membership_state {
   std::vector<caf::actor> subscribers;
   /// Events published since this actor started, by type (console, bench).
   std::map<std::string, uint64_t> event_counts;
+  /// Peers with a mycelium_member_up series.
+  std::set<std::string> exported;
+  /// Tick count, to refresh the gauges every so many ticks.
+  uint64_t ticks = 0;
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
@@ -48,21 +54,29 @@ json event_json(const membership::event& ev) {
 /// Gauges of the membership table: members by state, and per member 1
 /// while alive or suspect, 0 once failed (left members disappear).
 void count_members(self_ptr self) {
-  auto& m = *self->state.ctx->metrics;
+  auto& st = self->state;
+  auto& m = *st.ctx->metrics;
   std::map<std::string, int> by_state{
       {"alive", 0}, {"suspect", 0}, {"failed", 0}, {"left", 0}};
-  for (auto& v : self->state.core->members()) {
+  std::set<std::string> exported;
+  for (auto& v : st.core->members()) {
     auto state = membership::to_string(v.info.st);
     ++by_state[state];
-    auto peer = v.info.name.empty() ? v.info.id.substr(0, 8) : v.info.name;
     if (v.info.st == membership::state::left)
-      m.remove("mycelium_member_up", {{"peer", peer}});
-    else
-      m.get_gauge("mycelium_member_up",
-                  "1 while the member is alive or suspect, 0 once failed.",
-                  {{"peer", peer}})
-          .set(v.info.st == membership::state::failed ? 0 : 1);
+      continue;
+    auto peer = v.info.name.empty() ? v.info.id.substr(0, 8) : v.info.name;
+    exported.insert(peer);
+    m.get_gauge("mycelium_member_up",
+                "1 while the member is alive or suspect, 0 once failed.",
+                {{"peer", peer}})
+        .set(v.info.st == membership::state::failed ? 0 : 1);
   }
+  // Members that left or were forgotten (retain_failed_ms) disappear, and
+  // with them any alert on their series.
+  for (auto& peer : st.exported)
+    if (exported.count(peer) == 0)
+      m.remove("mycelium_member_up", {{"peer", peer}});
+  st.exported = std::move(exported);
   for (auto& [state, n] : by_state)
     m.get_gauge("mycelium_members", "Members of the table by state.",
                 {{"state", state}})
@@ -195,6 +209,9 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
   return {
       [=](tick_atom) {
         perform(self, self->state.core->on_tick(self->clock().now()));
+        // Forgotten members leave the table without an event.
+        if (++self->state.ticks % 64 == 0)
+          count_members(self);
         self->delayed_send(self, tick, tick_atom::value);
       },
       [=](frame_atom, const std::string& from, uint16_t,

@@ -37,9 +37,10 @@ struct transport_state {
   metrics::counter* bytes_out = nullptr;
   metrics::counter* frames_in = nullptr;
   metrics::counter* frames_out = nullptr;
-  /// Peers (by name) that had a connection: their connected gauge stays,
-  /// at 0 while disconnected.
-  std::set<std::string> known_peers;
+  /// Peers (by name) that had a connection -> when it was lost (0 while
+  /// connected): their connected gauge stays at 0 while they are away, and
+  /// goes after membership.retain_failed_ms (a peer that is gone for good).
+  std::map<std::string, int64_t> known_peers;
   uint64_t last_queue_full_drops = 0;
 };
 
@@ -146,13 +147,14 @@ void count_event(self_ptr self, const transport::event& e) {
   auto& st = self->state;
   switch (e.what) {
   case type::peer_up:
-    st.known_peers.insert(peer_label(e));
+    st.known_peers[peer_label(e)] = 0;
     m.get_gauge("mycelium_transport_peer_connected",
                 "1 while an established connection to the peer exists.",
                 {{"peer", peer_label(e)}})
         .set(1);
     break;
   case type::peer_down:
+    st.known_peers[peer_label(e)] = st.ctx->wall_clock();
     m.get_gauge("mycelium_transport_peer_connected",
                 "1 while an established connection to the peer exists.",
                 {{"peer", peer_label(e)}})
@@ -192,9 +194,21 @@ void sample_gauges(self_ptr self) {
                 {{"peer", peer}})
         .set(static_cast<double>(c.queued_frames));
   }
-  for (auto& peer : st.known_peers)
-    if (up.count(peer) == 0)
-      m.remove("mycelium_transport_queue_depth", {{"peer", peer}});
+  auto now = st.ctx->wall_clock();
+  for (auto it = st.known_peers.begin(); it != st.known_peers.end();) {
+    auto& [peer, lost] = *it;
+    if (up.count(peer) != 0) {
+      ++it;
+      continue;
+    }
+    m.remove("mycelium_transport_queue_depth", {{"peer", peer}});
+    if (lost > 0 && now - lost > st.ctx->cfg.membership.retain_failed_ms) {
+      m.remove("mycelium_transport_peer_connected", {{"peer", peer}});
+      it = st.known_peers.erase(it);
+    } else {
+      ++it;
+    }
+  }
   m.get_gauge("mycelium_transport_peers", "Established peer connections.")
       .set(static_cast<double>(up.size()));
   auto drops = st.core->totals().queue_full_drops;

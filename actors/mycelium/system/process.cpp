@@ -6,9 +6,12 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace mycelium::system {
 
@@ -19,47 +22,49 @@ std::string run_with_input(const std::vector<std::string>& argv,
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     return std::string{"pipe: "} + std::strerror(errno);
-  // An exec failure is reported through this pipe (closed on success).
-  int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return std::string{"pipe: "} + std::strerror(errno);
-  }
+  // posix_spawn, not fork: this process runs many threads.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE); // the node ignores it; the child must not
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> args;
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    for (int fd : {fds[0], fds[1], err_pipe[0], err_pipe[1]})
-      ::close(fd);
-    return std::string{"fork: "} + std::strerror(errno);
-  }
-  if (pid == 0) {
-    ::dup2(fds[0], 0);
-    ::execvp(args[0], args.data());
-    int e = errno;
-    (void)!::write(err_pipe[1], &e, sizeof e);
-    ::_exit(127);
-  }
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   ::close(fds[0]);
-  ::close(err_pipe[1]);
-  int exec_errno = 0;
-  auto got = ::read(err_pipe[0], &exec_errno, sizeof exec_errno);
-  ::close(err_pipe[0]);
-  // Write the input; a program that does not read it is not an error.
-  ::signal(SIGPIPE, SIG_IGN);
-  size_t off = 0;
-  while (got <= 0 && off < input.size()) {
-    auto n = ::write(fds[1], input.data() + off, input.size() - off);
-    if (n <= 0)
-      break;
-    off += static_cast<size_t>(n);
+  if (rc != 0) {
+    ::close(fds[1]);
+    return "cannot run " + argv[0] + ": " + std::strerror(rc);
   }
-  ::close(fds[1]);
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  // Write the input within the deadline; a program that does not read it
+  // (closed pipe) is not an error.
+  ::signal(SIGPIPE, SIG_IGN);
+  ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+  size_t off = 0;
+  while (off < input.size() && std::chrono::steady_clock::now() < deadline) {
+    auto n = ::write(fds[1], input.data() + off, input.size() - off);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EAGAIN) {
+      pollfd p{fds[1], POLLOUT, 0};
+      ::poll(&p, 1, 10);
+    } else {
+      break;
+    }
+  }
+  ::close(fds[1]);
   int status = 0;
   for (;;) {
     auto r = ::waitpid(pid, &status, WNOHANG);
@@ -75,8 +80,6 @@ std::string run_with_input(const std::vector<std::string>& argv,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (got > 0)
-    return "cannot run " + argv[0] + ": " + std::strerror(exec_errno);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
     return {};
   if (WIFEXITED(status))

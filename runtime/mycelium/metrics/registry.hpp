@@ -89,7 +89,8 @@ public:
                            label_set l = {},
                            std::vector<double> bounds = seconds_buckets());
 
-  /// Removes one gauge series (e.g. a peer that is gone).
+  /// Removes one gauge series (e.g. a peer that is gone). Callers of this
+  /// name must not keep references to its gauges.
   void remove(const std::string& name, label_set l);
 
   /// The whole registry in the Prometheus text format.
