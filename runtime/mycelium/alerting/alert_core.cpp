@@ -62,8 +62,10 @@ std::string format_value(double v) {
   return buf;
 }
 
-/// Replaces {{label}} by the label's value and {{value}} by the value.
-std::string expand(const std::string& tmpl, const label_set& l, double value) {
+/// Replaces {{label}} by the label's value, {{value}} by the value and
+/// {{forecast}} by an anomaly rule's forecast.
+std::string expand(const std::string& tmpl, const label_set& l, double value,
+                   double forecast) {
   std::string out;
   size_t i = 0;
   while (i < tmpl.size()) {
@@ -77,6 +79,8 @@ std::string expand(const std::string& tmpl, const label_set& l, double value) {
     auto name = tmpl.substr(open + 2, close - open - 2);
     if (name == "value") {
       out += format_value(value);
+    } else if (name == "forecast") {
+      out += format_value(forecast);
     } else {
       for (auto& [k, v] : l)
         if (k == name)
@@ -189,7 +193,7 @@ std::string alert::label(const std::string& name) const {
 void alert_core::activate(const label_set& series, const std::string& rule,
                           const std::string& sev, const std::string& summary,
                           double value, int64_t for_ms, int64_t now,
-                          std::set<std::string>& seen) {
+                          std::set<std::string>& seen, double forecast) {
   auto l = series;
   put_label(l, "alertname", rule);
   put_label(l, "severity", sev);
@@ -203,7 +207,7 @@ void alert_core::activate(const label_set& series, const std::string& rule,
     a.active_since = now;
   }
   a.value = value;
-  a.summary = expand(summary, l, value);
+  a.summary = expand(summary, l, value, forecast);
   if (a.state == "pending" && now - a.active_since >= for_ms) {
     a.state = "firing";
     a.fired_at = now;
@@ -282,15 +286,27 @@ alert_effects alert_core::evaluate(const std::vector<metrics::sample>& samples,
       auto l = s.labels;
       for (auto& [k, v] : r.extra)
         put_label(l, k, v);
-      put_label(l, "forecast", format_value(forecast));
-      // The forecast label changes every evaluation: keep the first one.
-      auto base = l;
-      base.erase(std::remove_if(base.begin(), base.end(),
-                                [](auto& p) { return p.first == "forecast"; }),
-                 base.end());
-      activate(base, r.name, r.severity, r.summary, x, r.for_ms, now, seen);
+      activate(l, r.name, r.severity, r.summary, x, r.for_ms, now, seen,
+               forecast);
     }
     finish_rule(r.name, std::move(seen));
+  }
+
+  // Alerts of rules no longer configured (config changed across a
+  // restart) resolve instead of firing forever.
+  for (auto it = by_rule_.begin(); it != by_rule_.end();) {
+    auto& rule = it->first;
+    bool known =
+        std::any_of(cfg_.rules.begin(), cfg_.rules.end(),
+                    [&](const threshold_rule& r) { return r.name == rule; }) ||
+        std::any_of(cfg_.anomalies.begin(), cfg_.anomalies.end(),
+                    [&](const anomaly_rule& r) { return r.name == rule; });
+    if (known) {
+      ++it;
+      continue;
+    }
+    finish_rule(rule, {});
+    it = by_rule_.erase(it);
   }
 
   update_suppression(now);

@@ -185,7 +185,7 @@ private:
   void activate(const label_set& l, const std::string& rule,
                 const std::string& sev, const std::string& summary,
                 double value, int64_t for_ms, int64_t now,
-                std::set<std::string>& seen);
+                std::set<std::string>& seen, double forecast = 0);
   void update_suppression(int64_t now);
   void flush_groups(int64_t now, alert_effects& fx);
   void escalate(int64_t now, alert_effects& fx);

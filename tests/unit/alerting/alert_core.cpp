@@ -208,7 +208,7 @@ TEST_CASE("anomaly rules score the rate of a counter") {
   r.name = "FrameRateAnomaly";
   r.metric = "frames_total";
   r.rate = true;
-  r.summary = "{{value}} frames/s";
+  r.summary = "{{value}} frames/s (forecast {{forecast}})";
   cfg.anomalies.push_back(r);
   cfg.routing.group_wait_ms = 0;
   cfg.routing.group_interval_ms = 1000;
@@ -222,6 +222,19 @@ TEST_CASE("anomaly rules score the rate of a counter") {
   }
   REQUIRE(sent.size() == 2); // firing at the spike, resolved after
   CHECK(sent[0].alerts.at(0).label("alertname") == "FrameRateAnomaly");
-  CHECK(sent[0].alerts.at(0).summary == "5000 frames/s");
+  CHECK(sent[0].alerts.at(0).summary.find("5000 frames/s (forecast 10") == 0);
   CHECK(sent[1].status == "resolved");
+}
+
+TEST_CASE("alerts of a rule removed from the config resolve after a restart") {
+  alert_core a{base_config()};
+  for (int64_t t = 0; t <= 1500; t += 500)
+    a.evaluate(peer_state("n3", false, true), t);
+  REQUIRE(find(a, "NodeDown", "n3")->state == "firing");
+  auto cfg = base_config();
+  cfg.rules.erase(cfg.rules.begin()); // NodeDown is gone
+  alert_core b{cfg};
+  REQUIRE(b.load(a.save()));
+  b.evaluate(peer_state("n3", false, true), 2000);
+  CHECK(find(b, "NodeDown", "n3")->state == "resolved");
 }
