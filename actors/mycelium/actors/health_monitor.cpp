@@ -28,6 +28,8 @@ struct health_state {
   health::event_cursor cursor;
   /// The membership actor we subscribed to (resubscribe when it changes).
   caf::actor membership;
+  /// A status file rewrite is scheduled (flush_atom in flight).
+  bool status_pending = false;
 };
 
 using self_ptr = caf::stateful_actor<health_state>*;
@@ -204,6 +206,16 @@ caf::behavior health_impl(self_ptr self, node_context_ptr ctx,
         self->state.core->on_member(ev.value("id", std::string{}),
                                     ev.value("name", std::string{}),
                                     ev.value("state", std::string{}));
+        // A join storm brings one event per member: rewrite the status file
+        // once per burst, not once per event.
+        if (!self->state.status_pending) {
+          self->state.status_pending = true;
+          self->delayed_send(self, std::chrono::milliseconds(100),
+                             flush_atom::value);
+        }
+      },
+      [=](flush_atom) {
+        self->state.status_pending = false;
         write_status(self);
       },
       [=](status_atom) { return render(self); },
