@@ -100,6 +100,8 @@ def test_metrics_endpoint_covers_the_node_and_passes_promtool(binary, tmp, nodes
         lambda t: value(t, 'mycelium_member_up{peer="n2"}') == 1
         and (value(t, "mycelium_membership_probe_rtt_seconds_count") or 0) > 0)(scrape(ports[0])))
     # Supervision and security events show up in the counters.
+    a.console("db", "put", "k", "v", expect=0)
+    a.console("db", "put", "k", "1", "--type", "counter")  # type mismatch
     a.console("kill", "gdb", expect=0)
     console = os.path.join(os.path.dirname(binary), "mycelium")
     r = run([console, "--node", a.address, "--admin-key", os.path.join(a.root, "net.key"), "status"])
@@ -116,11 +118,17 @@ def test_metrics_endpoint_covers_the_node_and_passes_promtool(binary, tmp, nodes
                    "mycelium_process_cpu_seconds_total", "mycelium_process_open_fds",
                    "mycelium_data_dir_bytes", "mycelium_disk_free_bytes",
                    "mycelium_component_running", "mycelium_supervision_restarts_total",
-                   "mycelium_security_events_total", "mycelium_alerts"]:
+                   "mycelium_security_events_total", "mycelium_alerts",
+                   "mycelium_gdb_writes_total", "mycelium_gdb_entries",
+                   "mycelium_spores_known", "mycelium_spore_events_total",
+                   "mycelium_console_requests_total",
+                   "mycelium_alert_notifications_total"]:
         assert f"# TYPE {family} " in text, family
     assert value(text, 'mycelium_transport_peer_connected{peer="n2"}') == 1
     assert value(text, 'mycelium_members{state="alive"}') == 1
     assert value(text, "mycelium_membership_probe_rtt_seconds_count") > 0
+    assert value(text, 'mycelium_gdb_writes_total{result="ok"}') == 1
+    assert value(text, 'mycelium_gdb_writes_total{result="type_mismatch"}') == 1
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing (Debian package prometheus; tools/test installs it)"
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)

@@ -99,6 +99,10 @@ void relay_json(self_ptr self, uint64_t conn, const caf::actor& dest,
 
 void handle(self_ptr self, uint64_t conn, const std::string& text) {
   ++self->state.requests;
+  self->state.ctx->metrics
+      ->get_counter("mycelium_console_requests_total",
+                    "Console requests received.")
+      .inc();
   json req;
   try {
     req = json::parse(text);

@@ -34,8 +34,23 @@ struct gdb_state {
 
 using self_ptr = caf::stateful_actor<gdb_state>*;
 
-caf::error refused(const error& e) {
+/// Counts one console write by result ("ok" or the refusal's code).
+void count_write(self_ptr self, const std::string& result) {
+  self->state.ctx->metrics
+      ->get_counter("mycelium_gdb_writes_total",
+                    "Global Database writes (put, del) by result.",
+                    {{"result", result}})
+      .inc();
+}
+
+/// A refused write: counted by cause, answered with our error code.
+caf::error refused(self_ptr self, const error& e) {
   auto code = static_cast<gdb::gdb_errc>(e.code());
+  static const char* const causes[] = {
+      "",          "bad_key",   "type_mismatch", "too_large",
+      "read_only", "bad_value", "not_found"};
+  auto i = static_cast<size_t>(code);
+  count_write(self, i < 7 ? causes[i] : "refused");
   return make_error(code == gdb::gdb_errc::read_only   ? errc::read_only
                     : code == gdb::gdb_errc::not_found ? errc::not_found
                                                        : errc::bad_request,
@@ -48,6 +63,14 @@ caf::error refused(const error& e) {
 void perform(self_ptr self, const gdb::replica_effects& fx) {
   auto& st = self->state;
   if (!fx.persist.empty()) {
+    st.ctx->metrics
+        ->get_counter("mycelium_gdb_persisted_entries_total",
+                      "Entries written to SQLite (local writes and merges).")
+        .inc(fx.persist.size());
+    st.ctx->metrics
+        ->get_gauge("mycelium_gdb_entries",
+                    "Entries of the replica (deleted keys included).")
+        .set(static_cast<double>(st.core->db().map().entries.size()));
     auto& entries = st.core->db().map().entries;
     std::vector<std::pair<std::string, std::string>> puts;
     for (auto& k : fx.persist)
@@ -119,23 +142,25 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     if (a.size() == 4) {
       auto t = gdb::parse_type(a[3]);
       if (!t)
-        return refused(t.err());
+        return refused(self, t.err());
       kind = *t;
     }
     auto fx = st.core->put(a[1], a[2], kind, wall);
     if (!fx)
-      return refused(fx.err());
+      return refused(self, fx.err());
     perform(self, *fx); // persisted before the caller hears "ok"
     ++st.writes;
+    count_write(self, "ok");
     return json{{"key", a[1]}, {"type", gdb::to_string(kind)}, {"ok", true}}
         .dump();
   }
   if (sub == "del" && a.size() == 2) {
     auto fx = st.core->del(a[1]);
     if (!fx)
-      return refused(fx.err());
+      return refused(self, fx.err());
     perform(self, *fx);
     ++st.writes;
+    count_write(self, "ok");
     return json{{"key", a[1]}, {"deleted", true}}.dump();
   }
   if (sub == "get" && a.size() == 2) {

@@ -131,9 +131,20 @@ void perform(self_ptr self, spores::tracker_effects fx) {
     throw std::runtime_error("cannot persist spores: " +
                              saved.err().to_string());
   auto transport = registered(self->home_system(), "transport");
+  if (!fx.events.empty() || !fx.persist.empty())
+    st.ctx->metrics
+        ->get_gauge("mycelium_spores_known",
+                    "Nodes this node remembers (latent spores).")
+        .set(static_cast<double>(st.core->spores().size()));
   for (auto& ev : fx.events) {
     auto what = std::string{spores::to_string(ev.what)};
     ++st.event_counts[what];
+    st.ctx->metrics
+        ->get_counter("mycelium_spore_events_total",
+                      "Spore tracker events (learned, returned, "
+                      "section_rejoined).",
+                      {{"event", what}})
+        .inc();
     auto doc = event_json(ev);
     if (ev.what == spores::tracker_event::type::learned) {
       log::info("spores",
