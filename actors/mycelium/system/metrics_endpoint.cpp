@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <thread>
+
 namespace mycelium::system {
 
 metrics_endpoint::metrics_endpoint() = default;
@@ -30,6 +33,10 @@ std::string metrics_endpoint::start(const config::endpoint& at,
     return "cannot listen for /metrics on " + at.to_string() +
            " (address in use or not local)";
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // stop() before the accept loop runs would be lost (and join would hang):
+  // return only once the server is running.
+  for (int i = 0; i < 1000 && !server_->is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return {};
 }
 
