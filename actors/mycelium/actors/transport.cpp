@@ -226,7 +226,13 @@ void perform(self_ptr self, transport::effects fx) {
     if (h == st.handles.end())
       continue;
     st.bytes_out->inc(w.bytes.size());
-    self->write(h->second, w.bytes.size(), w.bytes.data());
+    // Hand the records to CAF without copying when its buffer is empty
+    // (the common case: it is drained at every flush).
+    auto& buf = self->wr_buf(h->second);
+    if (buf.empty())
+      buf.swap(w.bytes);
+    else
+      buf.insert(buf.end(), w.bytes.begin(), w.bytes.end());
     self->flush(h->second);
   }
   for (auto id : fx.closes) {

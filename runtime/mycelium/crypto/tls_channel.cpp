@@ -83,7 +83,7 @@ struct tls_channel::impl : Botan::TLS::Callbacks, Botan::Credentials_Manager {
   std::string requested;
   const psk_entry* matched = nullptr;
   // State.
-  std::string out;
+  std::vector<char> out;
   std::string plain;
   std::string alert;
   std::string suite;
@@ -100,7 +100,8 @@ struct tls_channel::impl : Botan::TLS::Callbacks, Botan::Credentials_Manager {
   // -- Callbacks ----------------------------------------------------------
 
   void tls_emit_data(const uint8_t data[], size_t size) override {
-    out.append(reinterpret_cast<const char*>(data), size);
+    out.insert(out.end(), reinterpret_cast<const char*>(data),
+               reinterpret_cast<const char*>(data) + size);
   }
 
   void tls_record_received(uint64_t, const uint8_t data[],
@@ -245,7 +246,7 @@ status tls_channel::send(const char* data, size_t size) {
   if (!st.active || st.failed)
     return make_error(errc::not_established, "channel is not established");
   if (st.passthrough) {
-    st.out.append(data, size);
+    st.out.insert(st.out.end(), data, data + size);
     return ok();
   }
   try {
@@ -283,7 +284,13 @@ bool tls_channel::peer_closed() const {
 }
 
 std::string tls_channel::take_output() {
-  std::string out;
+  std::string out{impl_->out.begin(), impl_->out.end()};
+  impl_->out.clear();
+  return out;
+}
+
+std::vector<char> tls_channel::take_output_bytes() {
+  std::vector<char> out;
   out.swap(impl_->out);
   return out;
 }

@@ -79,6 +79,9 @@ public:
 
   /// Bytes to write to the socket (drains the buffer).
   std::string take_output();
+  /// The same without a copy, in the socket layer's buffer type (the
+  /// transport swaps it into CAF's write buffer).
+  std::vector<char> take_output_bytes();
 
   /// Decrypted application data (drains the buffer).
   std::string take_plaintext();

@@ -373,7 +373,7 @@ void transport_core::flush(connection& c, effects& fx) {
       c.ph = connection::phase::dead;
     c.pending.clear();
   }
-  auto out = c.tls->take_output();
+  auto out = c.tls->take_output_bytes();
   if (!out.empty()) {
     c.bytes_out += out.size();
     fx.writes.push_back({c.id, std::move(out)});

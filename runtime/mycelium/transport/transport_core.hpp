@@ -164,7 +164,7 @@ struct event {
 
 struct write_op {
   uint64_t conn = 0;
-  std::string bytes;
+  std::vector<char> bytes;
 };
 
 /// What the shell must do after a step.

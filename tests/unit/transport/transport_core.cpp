@@ -71,7 +71,7 @@ struct network {
       auto peer = links.find({i, w.conn});
       if (peer != links.end())
         in_flight.emplace_back(peer->second.first, peer->second.second,
-                               std::move(w.bytes));
+                               std::string{w.bytes.begin(), w.bytes.end()});
     }
     for (auto c : fx.closes) {
       auto peer = links.find({i, c});
