@@ -209,10 +209,19 @@ void tracker_core::absorb(const std::string& from,
     if (merge(master_, *master, cfg_.rules))
       fx.persist_master = master_;
   }
-  // What a returning node did while apart may come through anyone.
-  for (auto& s : in)
-    if (auto p = pending_returns_.find(s.node_id); p != pending_returns_.end())
-      p->second.heard = true;
+  // What a returning node did while apart may come through anyone, but
+  // only a copy that shows activity while apart is news: a peer that lost
+  // the node too still holds the copy from before the split.
+  for (auto& s : in) {
+    auto p = pending_returns_.find(s.node_id);
+    if (p == pending_returns_.end())
+      continue;
+    auto lo = slot_of(p->second.apart_since, cfg_.slot_ms) + 1;
+    auto hi = slot_of(p->second.back, cfg_.slot_ms) - 1;
+    for (auto& r : s.activity)
+      if (r.first <= hi && r.last >= lo)
+        p->second.heard = true;
+  }
 }
 
 tracker_effects

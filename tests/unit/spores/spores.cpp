@@ -382,3 +382,43 @@ TEST_CASE("a node learned only through spores is announced to contact") {
   REQUIRE(v);
   CHECK_FALSE(v->online);
 }
+
+TEST_CASE("a stale copy from a peer that lost the node too decides nothing") {
+  tracker_config cfg;
+  cfg.slot_ms = 1000;
+  cfg.sync_interval_ms = 1000;
+  cfg.return_decision_ms = 10000;
+  latent_spore self;
+  self.node_id = "a";
+  self.pointer = {{"a:1"}, "a", 0, {}};
+  master_spore m;
+  m.network_id = "t";
+  int64_t t = 1700000000000;
+  tracker_core a{cfg, self, m, 1, t};
+  a.on_alive("c", "c", "c:1", 0, t);
+  // What b (which lost c at the same time) still holds about c.
+  auto stale = a.spores().at("c");
+  a.on_gone("c", t + 1000);
+  for (int64_t w = t + 1000; w <= t + 6000; w += 500)
+    a.on_tick(w); // a stays active while apart
+  auto returned = [](const tracker_effects& fx) {
+    for (auto& e : fx.events)
+      if (e.what == tracker_event::type::returned)
+        return &e - &fx.events[0] + 1;
+    return static_cast<long>(0);
+  };
+  CHECK_FALSE(returned(a.on_alive("c", "c", "c:1", 1, t + 6000)));
+  sync_message push;
+  push.kind = sync_message::type::push;
+  push.spores = {stale};
+  CHECK_FALSE(returned(a.on_message("b", push, t + 6010)));
+  // A copy that shows c active while apart is news, whoever relays it.
+  auto fresh = stale;
+  fresh.activity.push_back({(t + 2000) / 1000, (t + 4000) / 1000});
+  push.spores = {fresh};
+  auto fx = a.on_message("b", push, t + 6020);
+  auto i = returned(fx);
+  REQUIRE(i);
+  CHECK(fx.events[static_cast<size_t>(i - 1)].decision ==
+        rejoin::sync_required);
+}
