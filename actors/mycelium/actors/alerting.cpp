@@ -253,16 +253,12 @@ caf::behavior alerting_impl(self_ptr self, node_context_ptr ctx) {
     st.channels[c.name] = c;
   st.core = std::make_unique<alert_core>(ctx->cfg.alerting.rules);
   auto store = store::state_store::open(ctx->db);
-  if (!store) {
-    self->quit(to_caf_error(store.err()));
+  if (!started_ok(self, store))
     return {};
-  }
   st.store = std::move(*store);
   auto saved = st.store->load("alerts", "state");
-  if (!saved) {
-    self->quit(to_caf_error(saved.err()));
+  if (!started_ok(self, saved))
     return {};
-  }
   if (saved->has_value()) {
     auto loaded = st.core->load((*saved)->value);
     if (!loaded) {

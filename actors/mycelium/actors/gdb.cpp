@@ -195,10 +195,8 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
   auto& st = self->state;
   st.ctx = ctx;
   auto store = store::state_store::open(ctx->db);
-  if (!store) {
-    self->quit(to_caf_error(store.err()));
+  if (!started_ok(self, store))
     return {};
-  }
   st.store = std::move(*store);
   gdb::limits lim;
   lim.max_key_bytes = static_cast<size_t>(ctx->cfg.gdb.max_key_bytes);
@@ -207,10 +205,8 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
       ctx->identity->node_id(), lim,
       static_cast<uint64_t>(ctx->wall_clock()) ^ 0x6db);
   auto rows = st.store->load_all("gdb");
-  if (!rows) {
-    self->quit(to_caf_error(rows.err()));
+  if (!started_ok(self, rows))
     return {};
-  }
   for (auto& [key, e] : *rows) {
     auto entry = gdb::decode_entry(e.value);
     if (!entry) {

@@ -163,16 +163,12 @@ caf::behavior health_impl(self_ptr self, node_context_ptr ctx,
       static_cast<size_t>(ctx->cfg.health.history_max_samples));
   // Reload everything persisted before the first message is handled.
   auto store = health::health_store::open(ctx->db);
-  if (!store) {
-    self->quit(to_caf_error(store.err()));
+  if (!started_ok(self, store))
     return {};
-  }
   st.store = std::move(*store);
   auto cursor = st.store->load(*st.core);
-  if (!cursor) {
-    self->quit(to_caf_error(cursor.err()));
+  if (!started_ok(self, cursor))
     return {};
-  }
   st.cursor = *cursor;
   for (auto& [path, c] : st.core->components())
     count_component(self, c);

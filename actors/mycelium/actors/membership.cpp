@@ -165,17 +165,13 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
   auto& st = self->state;
   st.ctx = ctx;
   auto store = store::state_store::open(ctx->db);
-  if (!store) {
-    self->quit(to_caf_error(store.err()));
+  if (!started_ok(self, store))
     return {};
-  }
   st.store = std::move(*store);
   uint64_t incarnation = 0;
   auto saved = st.store->load("membership", "incarnation");
-  if (!saved) {
-    self->quit(to_caf_error(saved.err()));
+  if (!started_ok(self, saved))
     return {};
-  }
   if (saved->has_value())
     incarnation = std::stoull((*saved)->value);
   membership::update me{ctx->identity->node_id(), ctx->cfg.listen.to_string(),

@@ -8,6 +8,7 @@
 /// message types.
 
 #include "mycelium/core/error.hpp"
+#include "mycelium/core/result.hpp"
 #include "mycelium/health/monitor_core.hpp"
 #include "mycelium/supervision/supervisor_core.hpp"
 
@@ -117,6 +118,17 @@ caf::error make_error(errc code, std::string context);
 
 /// Converts a runtime `mycelium::error` (store, config, ...) into a CAF error.
 caf::error to_caf_error(const mycelium::error& err);
+
+/// For the start-up steps of a subsystem actor (open its store, load its
+/// state): true when `r` holds a value; otherwise the actor quits with the
+/// cause, and its supervisor decides what happens next.
+template <class Self, class T>
+bool started_ok(Self* self, const result<T>& r) {
+  if (r)
+    return true;
+  self->quit(to_caf_error(r.err()));
+  return false;
+}
 
 /// Renders any error as one line of text (without an actor system).
 std::string describe(const caf::error& err);

@@ -242,16 +242,12 @@ caf::behavior spore_impl(self_ptr self, node_context_ptr ctx) {
   auto& st = self->state;
   st.ctx = ctx;
   auto store = store::state_store::open(ctx->db);
-  if (!store) {
-    self->quit(to_caf_error(store.err()));
+  if (!started_ok(self, store))
     return {};
-  }
   st.store = std::move(*store);
   auto stored = st.store->load_all("spores");
-  if (!stored) {
-    self->quit(to_caf_error(stored.err()));
+  if (!started_ok(self, stored))
     return {};
-  }
   std::vector<spores::latent_spore> loaded;
   std::optional<spores::master_spore> master;
   for (auto& [key, e] : *stored) {

@@ -554,11 +554,10 @@ void read_alerting(object_reader& r, alerting_section& a,
     o.finish();
     a.channels.push_back(c);
   });
-  bool replaced_rules = false;
+  // Given rules replace the built-in ones (an empty array: none).
+  if (r.get("rules") != nullptr)
+    rules.rules.clear();
   read_array(r, "rules", [&](const json& j, const std::string& path) {
-    if (!replaced_rules)
-      rules.rules.clear();
-    replaced_rules = true;
     object_reader o{j, path};
     alerting::threshold_rule rule;
     read_rule_common(o, rule);
@@ -577,13 +576,10 @@ void read_alerting(object_reader& r, alerting_section& a,
     o.finish();
     rules.rules.push_back(rule);
   });
-  if (auto* j = r.get("rules"); j != nullptr && j->empty())
-    rules.rules.clear();
-  bool replaced_anomalies = false;
+  // Given rules replace the built-in ones (an empty array: none).
+  if (r.get("anomalies") != nullptr)
+    rules.anomalies.clear();
   read_array(r, "anomalies", [&](const json& j, const std::string& path) {
-    if (!replaced_anomalies)
-      rules.anomalies.clear();
-    replaced_anomalies = true;
     object_reader o{j, path};
     alerting::anomaly_rule rule;
     read_rule_common(o, rule);
@@ -597,13 +593,10 @@ void read_alerting(object_reader& r, alerting_section& a,
     o.finish();
     rules.anomalies.push_back(rule);
   });
-  if (auto* j = r.get("anomalies"); j != nullptr && j->empty())
-    rules.anomalies.clear();
-  bool replaced_inhibit = false;
+  // Given rules replace the built-in ones (an empty array: none).
+  if (r.get("inhibit") != nullptr)
+    rules.inhibit.clear();
   read_array(r, "inhibit", [&](const json& j, const std::string& path) {
-    if (!replaced_inhibit)
-      rules.inhibit.clear();
-    replaced_inhibit = true;
     object_reader o{j, path};
     alerting::inhibit_rule rule;
     rule.source = read_matchers(o, "source");
@@ -612,8 +605,6 @@ void read_alerting(object_reader& r, alerting_section& a,
     o.finish();
     rules.inhibit.push_back(rule);
   });
-  if (auto* j = r.get("inhibit"); j != nullptr && j->empty())
-    rules.inhibit.clear();
   r.object("route", [&](object_reader& o) {
     auto& rt = rules.routing;
     o.string("channel", rt.channel, false);
