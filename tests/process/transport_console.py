@@ -9,6 +9,7 @@ Usage: transport_console.py PATH/TO/myceliumd [test names...]
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -247,11 +248,22 @@ def test_openssl_s_client_completes_a_handshake(binary, tmp, nodes):
     nodes.append(a)
     a.start()
     a.wait_running()
-    r = subprocess.run(["openssl", "s_client", "-tls1_2", "-psk", KEY_HEX, "-psk_identity",
-                        a.config["network_id"], "-connect", a.address],
-                       input="", capture_output=True, text=True, errors="replace", timeout=20)
+    node_id = re.search(r"as node ([0-9a-f]{32})", a.log()).group(1)
+    # s_client sends a line the node cannot take as a frame; the node closes.
+    r = subprocess.run(["openssl", "s_client", "-tls1_2", "-ign_eof", "-psk", KEY_HEX,
+                        "-psk_identity", a.config["network_id"], "-connect", a.address],
+                       input="GET / HTTP/1.0\r\n\r\n", capture_output=True, text=True,
+                       errors="replace", timeout=20)
     assert "ECDHE-PSK-CHACHA20-POLY1305" in r.stdout, (r.stdout, r.stderr)
     assert "TLSv1.2" in r.stdout
+    # Records both ways are standard TLS: OpenSSL opened the node's Hello
+    # (its node id is in the plaintext s_client prints) ...
+    assert node_id in r.stdout, (r.stdout[-2000:], r.stderr)
+    assert "bad record mac" not in (r.stdout + r.stderr).lower()
+    # ... and the node opened OpenSSL's record: its bytes reached the frame
+    # decoder ("GET " read as a length), not a record authentication failure.
+    wait_for("frame_too_large counted", lambda: a.rejections().get("frame_too_large", 0) >= 1)
+    assert "bad_record_mac" not in a.log()
 
 
 if __name__ == "__main__":

@@ -505,13 +505,15 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
         self->delayed_send(self, tick, tick_atom::value);
       },
       [=](send_atom, const std::string& node, uint16_t kind,
-          const std::string& payload) {
+          std::string& payload) {
         // Frames wait until the flush message queued behind every send now in
         // the mailbox: a burst of sends leaves in few TLS records.
         auto& st = self->state;
         st.frames_out->inc();
-        perform(self, st.core->send(node, static_cast<wire::kind>(kind),
-                                    payload, self->clock().now(), false));
+        // A message only this actor holds gives up its payload uncopied.
+        perform(self,
+                st.core->send(node, static_cast<wire::kind>(kind),
+                              std::move(payload), self->clock().now(), false));
         if (!st.flush_pending) {
           st.flush_pending = true;
           self->send(self, flush_atom::value);

@@ -8,9 +8,12 @@
 /// Key exchange is ECDHE-PSK only, with AEAD ciphers only: AES-256/GCM first
 /// when the CPU has AES instructions (fast between our nodes), and
 /// ChaCha20-Poly1305 always offered, so standard clients such as
-/// `openssl s_client -psk` connect. Unknown PSK identities are hidden from
-/// the peer (it sees the same failure as for a wrong key) while the server
-/// still records which identity was asked for, so its log can name the cause.
+/// `openssl s_client -psk` connect. Botan runs the handshake; application
+/// data records are then sealed and opened by `tls_records` (standard TLS
+/// 1.2 records, without Botan's per-byte copies). Unknown PSK identities are
+/// hidden from the peer (it sees the same failure as for a wrong key) while the
+/// server still records which identity was asked for, so its log can name the
+/// cause.
 ///
 /// Botan throws on bad input; every call here catches and reports an error,
 /// after which the channel is closed. The owner must not destroy the channel
@@ -41,15 +44,26 @@ using psk_table = std::vector<psk_entry>;
 /// it (PSK identities and logs).
 std::string key_fingerprint(const std::string& key);
 
+/// Choices a channel can be given (the defaults are what nodes use).
+struct tls_options {
+  /// Protect application data with Botan's own record layer instead of
+  /// `tls_records` (tests check the two against each other).
+  bool botan_records = false;
+  /// Ciphers in order of preference (Botan names); empty: AES-256/GCM first
+  /// when the CPU has AES instructions, ChaCha20Poly1305 first otherwise.
+  std::vector<std::string> ciphers;
+};
+
 class tls_channel {
 public:
   /// A client that offers `identity` with `key`.
   static std::unique_ptr<tls_channel> client(const std::string& identity,
-                                             const std::string& key);
+                                             const std::string& key,
+                                             tls_options options = {});
 
   /// A server that accepts the entries of `accepted`.
   static std::unique_ptr<tls_channel>
-  server(std::shared_ptr<const psk_table> accepted);
+  server(std::shared_ptr<const psk_table> accepted, tls_options options = {});
 
   /// NOT SECURE: a pass-through with the same interface and no TLS, the
   /// plain-TCP baseline of `mycelium-bench transport`. Never reachable from a
@@ -64,6 +78,11 @@ public:
   /// Encrypts `data` as application data (coalesced into as few records as
   /// Botan allows); fails unless established.
   status send(const char* data, size_t size);
+
+  /// Makes room for the records of `plaintext_bytes` more bytes that are
+  /// about to be sent in several calls, so the output buffer is allocated
+  /// once instead of regrown (and copied) on the way.
+  void reserve_output(size_t plaintext_bytes);
 
   /// Sends close_notify.
   void close();
@@ -85,6 +104,11 @@ public:
 
   /// Decrypted application data (drains the buffer).
   std::string take_plaintext();
+
+  /// From now on, decrypted application data is appended to `*sink` (which
+  /// must outlive the channel) instead of the buffer `take_plaintext` drains:
+  /// the transport points this at its frame decoder's input.
+  void set_plaintext_sink(std::string* sink);
 
   /// The identity the client asked for (server side; "" before).
   const std::string& requested_identity() const;

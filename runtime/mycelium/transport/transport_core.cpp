@@ -81,9 +81,16 @@ struct transport_core::connection {
   time_point opened{};
   wire::hello peer;
   uint16_t version = 0;
-  /// Frames encoded but not yet handed to TLS (coalesced per flush).
-  std::string pending;
-  bool writable = true;
+  /// Frame bytes not yet handed to TLS, in order: small frames coalesced
+  /// into one chunk (few records), a large payload as a chunk of its own
+  /// (moved in, never copied). The first `pending_sent` bytes of the front
+  /// chunk are encrypted already; `pending_bytes` are not.
+  std::deque<std::string> pending;
+  size_t pending_sent = 0;
+  size_t pending_bytes = 0;
+  /// Bytes handed to the socket layer and not yet written (from the last
+  /// write report, plus what went out since).
+  uint64_t unwritten = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   uint64_t frames_in = 0;
@@ -178,6 +185,7 @@ effects transport_core::on_accept(uint64_t conn, const std::string& address,
   c->tls = settings_.plaintext_for_benchmarks
                ? crypto::tls_channel::plaintext_for_benchmarks()
                : crypto::tls_channel::server(psks_);
+  c->tls->set_plaintext_sink(&c->decoder.input());
   auto* raw = c.get();
   conns_.emplace(conn, std::move(c));
   ++stats_.accepted;
@@ -204,6 +212,7 @@ effects transport_core::on_connected(uint64_t conn, const config::endpoint& to,
                ? crypto::tls_channel::plaintext_for_benchmarks()
                : crypto::tls_channel::client(
                      peer_identity(settings_.network_id, key), key);
+  c->tls->set_plaintext_sink(&c->decoder.input());
   if (auto* t = target_for(c->target)) {
     t->connecting = false;
     t->conn = conn;
@@ -269,11 +278,16 @@ effects transport_core::on_bytes(uint64_t conn, const char* data, size_t size,
 void transport_core::feed_tls(connection& c, const char* data, size_t size,
                               effects& fx, time_point now) {
   bool was_up = c.tls->established();
+  // Decrypted bytes go straight into the frame decoder's input.
+  size_t buffered = c.decoder.input().size();
   auto st = c.tls->received(data, size);
   if (!st) {
     reason why = reason::tls_failed;
     std::string detail = st.err().message();
-    if (!c.outbound) {
+    // Before the handshake completed, a failure on an inbound connection is
+    // named by the identity the client asked for; afterwards it is the
+    // record layer (a forged or damaged record).
+    if (!c.outbound && !was_up) {
       auto& asked = c.tls->requested_identity();
       auto slash = asked.find('/');
       auto net = asked.substr(0, slash);
@@ -305,9 +319,8 @@ void transport_core::feed_tls(connection& c, const char* data, size_t size,
   }
   if (!was_up && c.tls->established())
     on_established_tls(c, fx, now);
-  auto plain = c.tls->take_plaintext();
-  if (!plain.empty() && c.ph != connection::phase::dead) {
-    auto fed = c.decoder.feed(plain);
+  if (c.decoder.input().size() != buffered && c.ph != connection::phase::dead) {
+    auto fed = c.decoder.decode();
     // Frames decoded before an error are still handled in order.
     while (!c.decoder.frames().empty() && c.ph != connection::phase::dead) {
       auto env = std::move(c.decoder.frames().front());
@@ -360,22 +373,56 @@ void transport_core::on_established_tls(connection& c, effects& fx,
 }
 
 void transport_core::write_frame(connection& c, wire::kind k,
-                                 const std::string& payload) {
-  wire::append_frame(c.pending, static_cast<uint16_t>(k),
-                     k == wire::kind::hello ? self_.node_id() : std::string{},
-                     payload);
+                                 std::string payload) {
+  auto sender = k == wire::kind::hello ? self_.node_id() : std::string{};
+  if (c.pending.empty())
+    c.pending.emplace_back();
+  auto before = c.pending.back().size();
+  if (payload.size() < large_payload_bytes) {
+    wire::append_frame(c.pending.back(), static_cast<uint16_t>(k), sender,
+                       payload);
+    c.pending_bytes += c.pending.back().size() - before;
+  } else {
+    auto tail = wire::append_frame_head(
+        c.pending.back(), static_cast<uint16_t>(k), sender, payload.size());
+    c.pending_bytes +=
+        c.pending.back().size() - before + payload.size() + tail.size();
+    c.pending.push_back(std::move(payload));
+    c.pending.push_back(std::move(tail));
+  }
   ++c.frames_out;
 }
 
-void transport_core::flush(connection& c, effects& fx) {
-  if (!c.pending.empty() && c.tls->established()) {
-    if (!c.tls->send(c.pending.data(), c.pending.size()))
-      c.ph = connection::phase::dead;
-    c.pending.clear();
+void transport_core::flush(connection& c, effects& fx, bool all) {
+  // Encrypt no more than the socket can take soon: a burst goes out in
+  // slices as the socket drains, and other connections are served between
+  // slices.
+  auto high_water = static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
+  if (c.tls->established() && (all || c.unwritten < high_water)) {
+    uint64_t budget = all ? UINT64_MAX : high_water - c.unwritten;
+    c.tls->reserve_output(
+        static_cast<size_t>(std::min<uint64_t>(budget, c.pending_bytes)));
+    while (!c.pending.empty() && budget > 0) {
+      auto& chunk = c.pending.front();
+      auto n = static_cast<size_t>(
+          std::min<uint64_t>(chunk.size() - c.pending_sent, budget));
+      if (n > 0 && !c.tls->send(chunk.data() + c.pending_sent, n)) {
+        c.ph = connection::phase::dead;
+        break;
+      }
+      c.pending_sent += n;
+      c.pending_bytes -= n;
+      budget -= n;
+      if (c.pending_sent == chunk.size()) {
+        c.pending.pop_front();
+        c.pending_sent = 0;
+      }
+    }
   }
   auto out = c.tls->take_output_bytes();
   if (!out.empty()) {
     c.bytes_out += out.size();
+    c.unwritten += out.size();
     fx.writes.push_back({c.id, std::move(out)});
   }
 }
@@ -430,7 +477,8 @@ void transport_core::on_frame(connection& c, wire::envelope env, effects& fx,
       return;
     }
     if (k == wire::kind::ping) {
-      enqueue(c.peer.node_id, wire::kind::pong, env.payload, fx, now);
+      enqueue(c.peer.node_id, wire::kind::pong, std::move(env.payload), fx,
+              now);
       return;
     }
     fx.deliveries.push_back({k, c.peer.node_id, std::move(env.payload), c.id});
@@ -552,9 +600,9 @@ void transport_core::fail(connection& c, reason why, const std::string& detail,
     r.peer_max = c.peer.max_protocol;
     write_frame(c, wire::kind::reject, wire::encode_reject(r));
   }
-  flush(c, fx);
+  flush(c, fx, true);
   c.tls->close();
-  flush(c, fx);
+  flush(c, fx, true);
   c.ph = connection::phase::dead;
   if (auto i = by_node_.find(c.peer.node_id);
       i != by_node_.end() && i->second == c.id)
@@ -612,11 +660,13 @@ effects transport_core::on_write_progress(uint64_t conn, uint64_t remaining,
   auto* c = find(conn);
   if (c == nullptr)
     return fx;
-  bool was = c->writable;
-  c->writable =
-      remaining < static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
-  if (!was && c->writable && c->ph == connection::phase::established)
-    flush_queue(c->peer.node_id, fx, now);
+  c->unwritten = remaining;
+  if (remaining < static_cast<uint64_t>(settings_.cfg.write_high_water_bytes)) {
+    if (c->ph == connection::phase::established)
+      flush_queue(c->peer.node_id, fx, now);
+    else
+      flush(*c, fx);
+  }
   return fx;
 }
 
@@ -669,10 +719,10 @@ const fault_rule* transport_core::fault_for(const std::string& node) const {
 }
 
 effects transport_core::send(const std::string& node_id, wire::kind k,
-                             const std::string& payload, time_point now,
+                             std::string payload, time_point now,
                              bool flush_now) {
   effects fx;
-  enqueue(node_id, k, payload, fx, now, flush_now);
+  enqueue(node_id, k, std::move(payload), fx, now, flush_now);
   return fx;
 }
 
@@ -685,8 +735,8 @@ effects transport_core::flush_all(time_point now) {
 }
 
 void transport_core::enqueue(const std::string& node_id, wire::kind k,
-                             const std::string& payload, effects& fx,
-                             time_point now, bool flush_now) {
+                             std::string payload, effects& fx, time_point now,
+                             bool flush_now) {
   int copies = 1;
   if (auto* rule = fault_for(node_id)) {
     if (rule->block_out ||
@@ -716,8 +766,9 @@ void transport_core::enqueue(const std::string& node_id, wire::kind k,
                                " frames); frame dropped"});
       break;
     }
-    q.push_back({node_id, k, payload});
     bytes += payload.size();
+    // The last copy takes the payload itself.
+    q.push_back({node_id, k, i + 1 == copies ? std::move(payload) : payload});
   }
   if (flush_now)
     flush_queue(node_id, fx, now);
@@ -730,13 +781,15 @@ void transport_core::flush_queue(const std::string& node_id, effects& fx,
   if (i == by_node_.end())
     return;
   auto* c = find(i->second);
-  if (c == nullptr || c->ph != connection::phase::established || !c->writable)
+  if (c == nullptr || c->ph != connection::phase::established)
     return;
   auto& q = queues_[node_id];
   auto& bytes = queue_bytes_[node_id];
-  while (!q.empty()) {
-    write_frame(*c, q.front().k, q.front().payload);
+  // Frames stay queued (bounded, counted) while the socket is behind.
+  auto high_water = static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
+  while (!q.empty() && c->unwritten + c->pending_bytes < high_water) {
     bytes -= q.front().payload.size();
+    write_frame(*c, q.front().k, std::move(q.front().payload));
     q.pop_front();
   }
   flush(*c, fx);

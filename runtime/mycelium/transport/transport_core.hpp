@@ -243,9 +243,9 @@ public:
 
   /// Queues a frame for peer `node_id`. With `flush_now` false the frame
   /// waits for `flush_all`, so a burst of sends leaves in few TLS records.
-  effects send(const std::string& node_id, wire::kind k,
-               const std::string& payload, time_point now,
-               bool flush_now = true);
+  /// The payload is moved along, not copied, up to the TLS channel.
+  effects send(const std::string& node_id, wire::kind k, std::string payload,
+               time_point now, bool flush_now = true);
 
   /// Hands every queued frame to its connection (see `send`).
   effects flush_all(time_point now);
@@ -283,12 +283,13 @@ private:
   void on_frame(connection& c, wire::envelope env, effects& fx, time_point now);
   void on_hello(connection& c, const wire::envelope& env, effects& fx,
                 time_point now);
-  void write_frame(connection& c, wire::kind k, const std::string& payload);
+  /// Payloads from this size on are not copied into a coalesced chunk.
+  static constexpr size_t large_payload_bytes = 16 * 1024;
+  void write_frame(connection& c, wire::kind k, std::string payload);
   /// `send` into an existing step's effects (faults, queue bound, flush).
-  void enqueue(const std::string& node_id, wire::kind k,
-               const std::string& payload, effects& fx, time_point now,
-               bool flush_now = true);
-  void flush(connection& c, effects& fx);
+  void enqueue(const std::string& node_id, wire::kind k, std::string payload,
+               effects& fx, time_point now, bool flush_now = true);
+  void flush(connection& c, effects& fx, bool all = false);
   void flush_queue(const std::string& node_id, effects& fx, time_point now);
   void drop_connection(connection& c, effects& fx, time_point now);
   target* target_for(const std::string& endpoint);

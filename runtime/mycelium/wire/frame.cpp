@@ -24,23 +24,38 @@ error make_error(errc code, std::string msg) {
 
 } // namespace
 
-void append_frame(std::string& out, uint16_t kind, std::string_view sender,
-                  std::string_view payload) {
-  flatbuffers::FlatBufferBuilder fbb{64 + sender.size() + payload.size()};
+std::string append_frame_head(std::string& out, uint16_t kind,
+                              std::string_view sender, size_t payload_size) {
+  // The payload vector is created first, so it ends up last in the buffer
+  // with only its alignment padding after it. The builder reserves room for
+  // it once (never regrows) and the room is never written: the payload
+  // bytes go straight from the caller to `out` or the socket.
+  flatbuffers::FlatBufferBuilder fbb{payload_size + sender.size() + 128};
+  uint8_t* room = nullptr;
+  auto payload_vec = fbb.CreateUninitializedVector(payload_size, 1, &room);
+  // Payload bytes are this far from the end of the finished buffer.
+  size_t payload_from_end = fbb.GetSize() - sizeof(flatbuffers::uoffset_t);
   auto sender_vec = fbb.CreateVector(
       reinterpret_cast<const uint8_t*>(sender.data()), sender.size());
-  auto payload_vec = fbb.CreateVector(
-      reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
   auto root = fb::CreateEnvelope(fbb, static_cast<fb::Kind>(kind), sender_vec,
                                  payload_vec);
   fbb.Finish(root);
   auto size = fbb.GetSize();
-  out.reserve(out.size() + 4 + size);
+  auto* bytes = reinterpret_cast<const char*>(fbb.GetBufferPointer());
+  size_t start = size - payload_from_end;
   out.push_back(static_cast<char>((size >> 24) & 0xff));
   out.push_back(static_cast<char>((size >> 16) & 0xff));
   out.push_back(static_cast<char>((size >> 8) & 0xff));
   out.push_back(static_cast<char>(size & 0xff));
-  out.append(reinterpret_cast<const char*>(fbb.GetBufferPointer()), size);
+  out.append(bytes, start);
+  return std::string{bytes + start + payload_size, size - start - payload_size};
+}
+
+void append_frame(std::string& out, uint16_t kind, std::string_view sender,
+                  std::string_view payload) {
+  auto tail = append_frame_head(out, kind, sender, payload.size());
+  out.append(payload.data(), payload.size());
+  out.append(tail);
 }
 
 std::string encode_frame(const envelope& env) {
@@ -53,6 +68,14 @@ status frame_decoder::feed(std::string_view bytes) {
   if (failed_)
     return make_error(errc::malformed_frame, "decoder already failed");
   buffer_.append(bytes.data(), bytes.size());
+  return decode();
+}
+
+status frame_decoder::decode() {
+  if (failed_) {
+    buffer_.clear();
+    return make_error(errc::malformed_frame, "decoder already failed");
+  }
   size_t pos = 0;
   while (buffer_.size() - pos >= 4) {
     auto* p = reinterpret_cast<const uint8_t*>(buffer_.data() + pos);

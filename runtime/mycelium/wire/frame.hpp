@@ -40,9 +40,16 @@ struct envelope {
 /// Encodes one frame (length prefix included).
 std::string encode_frame(const envelope& env);
 
-/// Appends one frame to `out` (no intermediate copies of the payload).
+/// Appends one frame to `out` (the payload is copied once, into `out`).
 void append_frame(std::string& out, uint16_t kind, std::string_view sender,
                   std::string_view payload);
+
+/// Appends the bytes of a frame that come before its payload to `out` and
+/// returns the bytes that come after it (alignment padding, a few bytes):
+/// head + payload + tail is the frame `append_frame` writes, so a large
+/// payload can go to the socket from where it is, never copied into a frame.
+std::string append_frame_head(std::string& out, uint16_t kind,
+                              std::string_view sender, size_t payload_size);
 
 /// Incremental frame decoder.
 class frame_decoder {
@@ -53,6 +60,14 @@ public:
   /// Appends received bytes and decodes every complete frame. Returns the
   /// first error; afterwards the decoder refuses further input.
   status feed(std::string_view bytes);
+
+  /// The buffer `feed` appends to: a producer (the TLS channel) may append
+  /// received bytes here itself and then call `decode`, saving a copy.
+  std::string& input() { return buffer_; }
+
+  /// Decodes every complete frame in `input()` (what `feed` does after
+  /// appending).
+  status decode();
 
   /// Decoded envelopes not yet taken.
   std::deque<envelope>& frames() { return frames_; }

@@ -44,7 +44,15 @@ struct network {
   std::vector<std::unique_ptr<node>> nodes;
   /// (node, conn) -> (node, conn) of the other end.
   std::map<std::pair<size_t, uint64_t>, std::pair<size_t, uint64_t>> links;
-  std::deque<std::tuple<size_t, uint64_t, std::string>> in_flight;
+  /// Bytes on their way: (to node, to conn, bytes, from node, from conn).
+  std::deque<std::tuple<size_t, uint64_t, std::string, size_t, uint64_t>>
+      in_flight;
+  /// Sockets drain at once: each delivered write is reported to its sender
+  /// as written (on_write_progress with nothing remaining). When false, the
+  /// test reports progress itself.
+  bool drain = true;
+  /// Bytes each (node, conn) handed to its socket.
+  std::map<std::pair<size_t, uint64_t>, size_t> written;
   std::deque<std::pair<size_t, uint64_t>> closing;
   uint64_t next_conn = 1;
   time_point now{};
@@ -68,10 +76,12 @@ struct network {
   void apply(size_t i, effects fx) {
     auto& n = *nodes[i];
     for (auto& w : fx.writes) {
+      written[{i, w.conn}] += w.bytes.size();
       auto peer = links.find({i, w.conn});
       if (peer != links.end())
         in_flight.emplace_back(peer->second.first, peer->second.second,
-                               std::string{w.bytes.begin(), w.bytes.end()});
+                               std::string{w.bytes.begin(), w.bytes.end()}, i,
+                               w.conn);
     }
     for (auto c : fx.closes) {
       auto peer = links.find({i, c});
@@ -114,9 +124,11 @@ struct network {
   void run() {
     for (int guard = 0; guard < 10000; ++guard) {
       if (!in_flight.empty()) {
-        auto [to, conn, bytes] = std::move(in_flight.front());
+        auto [to, conn, bytes, from, from_conn] = std::move(in_flight.front());
         in_flight.pop_front();
         apply(to, core(to).on_bytes(conn, bytes.data(), bytes.size(), now));
+        if (drain)
+          apply(from, core(from).on_write_progress(from_conn, 0, now));
       } else if (!closing.empty()) {
         auto [to, conn] = closing.front();
         closing.pop_front();
@@ -332,6 +344,75 @@ TEST_CASE("frames to a peer wait in a bounded queue until it connects") {
   REQUIRE(net.nodes[b]->got.size() == 3);
   CHECK(net.nodes[b]->got[0].payload == "m0"); // oldest kept, in order
   CHECK(net.nodes[b]->got[2].payload == "m2");
+}
+
+TEST_CASE("a burst beyond the high-water mark leaves in slices as the "
+          "socket drains, intact and in order") {
+  network net;
+  auto sa = make_settings("a");
+  sa.cfg.write_high_water_bytes = 64 * 1024;
+  auto a = net.add(sa);
+  auto b = net.add(make_settings("b"));
+  auto [conn_a, conn_b] = net.connect(a, b);
+  (void)conn_b;
+  auto to_b = net.nodes[b]->id.node_id();
+  net.drain = false;
+  auto before = net.written[{a, conn_a}];
+  std::vector<std::string> sent;
+  for (int i = 0; i < 5; ++i) {
+    // Large payloads (moved, not coalesced) and small ones in between.
+    sent.push_back(std::string(100 * 1024 + i, static_cast<char>('a' + i)));
+    sent.push_back("small " + std::to_string(i));
+  }
+  for (auto& p : sent)
+    net.apply(a, net.core(a).send(to_b, wire::kind::bench, p, net.now));
+  net.run();
+  // Nothing reported written yet: at most the high-water mark of plaintext
+  // (plus TLS record overhead) reached the socket.
+  auto first = net.written[{a, conn_a}] - before;
+  CHECK(first >= 64 * 1024);
+  CHECK(first <= 64 * 1024 + 5 * 64);
+  CHECK(net.nodes[b]->got.size() < sent.size());
+  // The socket drains: one slice per report, until everything is through.
+  int reports = 0;
+  while (net.nodes[b]->got.size() < sent.size() && reports < 100) {
+    net.apply(a, net.core(a).on_write_progress(conn_a, 0, net.now));
+    net.run();
+    ++reports;
+  }
+  CHECK(reports >= 7); // ~500 KiB in 64 KiB slices: the first and 7 more
+  REQUIRE(net.nodes[b]->got.size() == sent.size());
+  for (size_t i = 0; i < sent.size(); ++i)
+    CHECK(net.nodes[b]->got[i].payload == sent[i]);
+  // A socket still holding more than the mark gets nothing new.
+  net.apply(a, net.core(a).on_write_progress(conn_a, 64 * 1024, net.now));
+  auto held = net.written[{a, conn_a}];
+  net.apply(a, net.core(a).send(to_b, wire::kind::bench, "later", net.now));
+  CHECK(net.written[{a, conn_a}] == held);
+  net.apply(a, net.core(a).on_write_progress(conn_a, 0, net.now));
+  net.run();
+  CHECK(net.nodes[b]->got.back().payload == "later");
+}
+
+TEST_CASE("a forged record on an established connection closes it as "
+          "tls_failed, naming bad_record_mac") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  auto [conn_a, conn_b] = net.connect(a, b);
+  (void)conn_a;
+  std::string forged = {23, 3, 3, 0, 40};
+  forged += std::string(40, '\x5a');
+  net.apply(
+      b, net.core(b).on_bytes(conn_b, forged.data(), forged.size(), net.now));
+  net.run();
+  CHECK(net.rejections(b, reason::tls_failed) == 1);
+  CHECK(net.rejections(b, reason::wrong_key) == 0);
+  bool named = false;
+  for (auto& e : net.nodes[b]->events)
+    named = named || e.detail.find("bad_record_mac") != std::string::npos;
+  CHECK(named);
+  CHECK(net.core(b).peers().empty());
 }
 
 TEST_CASE("a partition fault blocks traffic until cleared") {

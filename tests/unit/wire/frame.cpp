@@ -49,3 +49,32 @@ TEST_CASE("a truncated frame waits for the rest and yields nothing") {
   CHECK(dec.frames().empty());
   CHECK(dec.pending_bytes() == frame.size() - 1);
 }
+
+TEST_CASE("a frame written around its payload is the frame append_frame "
+          "writes, for every payload alignment") {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{4},
+                      size_t{5}, size_t{1021}, size_t{65536}, size_t{70001}}) {
+    CAPTURE(size);
+    for (std::string sender : {"", "n", "a-longer-sender-id"}) {
+      std::string payload(size, 'p');
+      for (size_t i = 0; i < size; ++i)
+        payload[i] = static_cast<char>(i * 7);
+      std::string whole;
+      append_frame(whole, 5, sender, payload);
+      std::string around;
+      auto tail = append_frame_head(around, 5, sender, size);
+      CHECK(tail.size() < 8);
+      around += payload;
+      around += tail;
+      CHECK(around == whole);
+      // The input buffer filled by a producer decodes like fed bytes.
+      frame_decoder dec{1 << 20};
+      dec.input() += around;
+      REQUIRE(dec.decode());
+      REQUIRE(dec.frames().size() == 1);
+      CHECK(dec.frames()[0].kind == 5);
+      CHECK(dec.frames()[0].sender == sender);
+      CHECK(dec.frames()[0].payload == payload);
+    }
+  }
+}
