@@ -46,11 +46,13 @@ Scenarios:
   restart   crash-to-answering latency of a supervised actor that reloads a
             small state from SQLite (p50, p99 over N restarts), next to a
             baseline that spawns a plain CAF actor reading the same state.
-  transport the TLS transport between three processes on loopback: round
-            trip p50/p99, msg/s for 64 B and 64 KiB, MB/s for 1 MiB (with
-            the AEAD cipher's one-core limit), and the p99 ping on a second
-            connection during the bulk transfer; baseline: the same framing
-            and transport over plain TCP, in the same run.
+  transport the TLS transport from this process to two peer processes on
+            loopback: round trip p50/p99, msg/s for 64 B and 64 KiB, MB/s
+            for 1 MiB (with the AEAD cipher's one-core limit, measured
+            around the transfer), and the p99 ping on the second connection
+            during the bulk transfer; baseline: the same framing and
+            transport over plain TCP, set up next to it and measured
+            alternately (round trips one by one, transfers in halves).
   membership failure detection between 5 myceliumd processes (lan profile):
             time until every other node marks a SIGSTOPped member failed,
             and the same after kill -9, p50 and max over --trials (10).

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -148,24 +149,29 @@ void stop_peer(peer_process& p) {
   p.pid = -1;
 }
 
-/// Figures of one mode (TLS or plain).
-struct figures {
-  std::vector<double> rtt_us;
-  /// payload size -> (messages per second, MB per second)
-  std::map<size_t, std::pair<double, double>> throughput;
-  std::vector<double> ping_idle_us;
-  std::vector<double> ping_bulk_us;
-  std::string cipher;
-  bool ok = false;
-  std::string error;
+/// Result of one transfer: frames, bytes and the seconds they took.
+struct transfer {
+  double msgs = 0;
+  double bytes = 0;
+  double secs = 0;
+  bool ok = true;
+
+  transfer& operator+=(const transfer& other) {
+    msgs += other.msgs;
+    bytes += other.bytes;
+    secs += other.secs;
+    ok = ok && other.ok;
+    return *this;
+  }
+  double msgs_per_s() const { return ok && secs > 0 ? msgs / secs : 0.0; }
+  double mb_per_s() const { return ok && secs > 0 ? bytes / secs / 1e6 : 0.0; }
 };
 
 /// Sends `batches` batches of `per_batch` frames of `size` bytes to `peer`,
-/// two batches in flight; returns (msgs/s, MB/s).
-std::pair<double, double> blast(caf::scoped_actor& self,
-                                const caf::actor& transport,
-                                const std::string& peer, size_t size,
-                                int batches, int per_batch) {
+/// two batches in flight.
+transfer blast(caf::scoped_actor& self, const caf::actor& transport,
+               const std::string& peer, size_t size, int batches,
+               int per_batch) {
   std::string payload(size, 'x');
   payload[0] = 'c';
   auto t0 = clock_type::now();
@@ -180,20 +186,20 @@ std::pair<double, double> blast(caf::scoped_actor& self,
   };
   while (sent < batches && in_flight < 2)
     send_batch();
-  bool ok = true;
-  while (in_flight > 0 && ok) {
+  transfer t;
+  while (in_flight > 0 && t.ok) {
     self->receive(
         [&](frame_atom, const std::string&, uint16_t, const std::string&) {
           --in_flight;
           if (sent < batches)
             send_batch();
         },
-        caf::after(std::chrono::seconds(30)) >> [&] { ok = false; });
+        caf::after(std::chrono::seconds(30)) >> [&] { t.ok = false; });
   }
-  auto secs = std::chrono::duration<double>(clock_type::now() - t0).count();
-  auto msgs = static_cast<double>(batches) * per_batch;
-  return {ok ? msgs / secs : 0.0,
-          ok ? msgs * static_cast<double>(size) / secs / 1e6 : 0.0};
+  t.secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+  t.msgs = static_cast<double>(batches) * per_batch;
+  t.bytes = t.msgs * static_cast<double>(size);
+  return t;
 }
 
 double ping_once(caf::scoped_actor& self, const caf::actor& transport,
@@ -205,34 +211,33 @@ double ping_once(caf::scoped_actor& self, const caf::actor& transport,
   return rtt;
 }
 
-figures run_mode(const char* self_exe, bool plain, int pings) {
-  // Transfer sizes scale with the ping count (3000 by default).
-  auto scale = [&](int n) { return std::max(2, n * pings / 3000); };
-  figures fig;
-  auto b = start_peer(self_exe, "bench-b", plain);
-  auto c = start_peer(self_exe, "bench-c", plain);
-  if (b.node_id.empty() || c.node_id.empty()) {
-    fig.error = "peer processes did not start";
-    stop_peer(b);
-    stop_peer(c);
-    return fig;
-  }
-  {
-    caf::actor_system_config cfg;
-    apply_runtime_defaults(cfg);
-    caf::actor_system sys{cfg};
-    caf::scoped_actor self{sys};
-    register_as(sys, "bench", caf::actor{self});
+/// One side of the comparison, TLS or plain: a transport in this process
+/// (its own actor system) connected to two peer processes, B (transfers)
+/// and C (pings on a second connection). Both sides exist at once, so the
+/// scenario can alternate between them and neither gets a quieter machine.
+class side {
+public:
+  side(const char* self_exe, bool plain) {
+    b_ = start_peer(self_exe, plain ? "plain-b" : "tls-b", plain);
+    c_ = start_peer(self_exe, plain ? "plain-c" : "tls-c", plain);
+    if (b_.node_id.empty() || c_.node_id.empty()) {
+      error_ = "peer processes did not start";
+      return;
+    }
+    apply_runtime_defaults(cfg_);
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    self_ = std::make_unique<caf::scoped_actor>(*sys_);
+    register_as(*sys_, "bench", caf::actor{*self_});
     auto ctx =
-        make_context("bench-a", free_port(),
-                     {{"127.0.0.1", b.port}, {"127.0.0.1", c.port}}, plain);
-    auto root = spawn_endpoint(sys, ctx);
-    caf::actor transport;
+        make_context(plain ? "plain-a" : "tls-a", free_port(),
+                     {{"127.0.0.1", b_.port}, {"127.0.0.1", c_.port}}, plain);
+    root_ = spawn_endpoint(*sys_, ctx);
     // Wait until both peers are connected (deadline 10 s).
-    for (int i = 0; i < 500 && !fig.ok; ++i) {
-      transport = registered(sys, "transport");
-      if (transport) {
-        self->request(transport, std::chrono::seconds(1), peers_atom::value)
+    for (int i = 0; i < 500 && !ok_; ++i) {
+      transport_ = registered(*sys_, "transport");
+      if (transport_)
+        (*self_)
+            ->request(transport_, std::chrono::seconds(1), peers_atom::value)
             .receive(
                 [&](std::string& doc) {
                   int up = 0;
@@ -240,123 +245,210 @@ figures run_mode(const char* self_exe, bool plain, int pings) {
                   for (auto& conn : parsed["connections"])
                     if (conn["phase"] == "established") {
                       ++up;
-                      if (conn["node_id"] == b.node_id)
-                        fig.cipher = conn["cipher"];
+                      if (conn["node_id"] == b_.node_id)
+                        cipher_ = conn["cipher"];
                     }
-                  fig.ok = up == 2;
+                  ok_ = up == 2;
                 },
                 [](caf::error&) {});
-      }
-      if (!fig.ok)
+      if (!ok_)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (fig.ok) {
-      // A ping that fails (3 s without a pong) ends the scenario: better an
-      // error than hours of timeouts.
-      auto measure = [&](const std::string& peer, int n,
-                         std::vector<double>* out) {
-        for (int i = 0; i < n; ++i) {
-          auto rtt = ping_once(self, transport, peer);
-          if (rtt < 0)
-            return false;
-          if (out != nullptr)
-            out->push_back(rtt);
-        }
-        return true;
-      };
-      if (!measure(b.node_id, 200, nullptr) // warm-up
-          || !measure(b.node_id, pings, &fig.rtt_us)) {
-        fig.ok = false;
-        fig.error = "a ping went unanswered";
-      }
-    }
-    if (fig.ok) {
-      fig.throughput[64] =
-          blast(self, transport, b.node_id, 64, scale(300), 1000);
-      fig.throughput[65536] =
-          blast(self, transport, b.node_id, 65536, scale(100), 16);
-      for (int i = 0; i < 500; ++i)
-        if (auto rtt = ping_once(self, transport, c.node_id); rtt >= 0)
-          fig.ping_idle_us.push_back(rtt);
-      // Bulk to B while a second connection (to C) is pinged.
-      std::atomic<bool> bulk_done{false};
-      std::vector<double> during;
-      std::thread pinger{[&] {
-        caf::scoped_actor pinger_self{sys};
-        while (!bulk_done)
-          if (auto rtt = ping_once(pinger_self, transport, c.node_id); rtt >= 0)
-            during.push_back(rtt);
-      }};
-      fig.throughput[1 << 20] =
-          blast(self, transport, b.node_id, 1 << 20, scale(64), 4);
-      bulk_done = true;
-      pinger.join();
-      fig.ping_bulk_us = std::move(during);
-      for (auto& [size, figure] : fig.throughput)
-        if (figure.first <= 0) {
-          fig.ok = false;
-          fig.error = "the " + std::to_string(size) +
-                      " B transfer stalled (no count reply within 30 s)";
-        }
-    } else if (fig.error.empty()) {
-      fig.error = "peers did not connect";
-    }
-    self->send(root, shutdown_atom::value);
-    // Bounded: a root that does not stop within 10 s is killed.
-    self->monitor(root);
-    bool down = false;
-    while (!down)
-      self->receive(
-          [&](caf::down_msg& msg) { down = msg.source == root; },
-          [](frame_atom, const std::string&, uint16_t, const std::string&) {},
-          caf::after(std::chrono::seconds(10)) >>
-              [&] { self->send_exit(root, caf::exit_reason::kill); });
+    if (!ok_)
+      error_ = "peers did not connect";
   }
-  stop_peer(b);
-  stop_peer(c);
-  return fig;
-}
 
-/// One core sealing 1 MiB records with `cipher`: the TLS ceiling, MB/s.
-double aead_limit(const std::string& suite) {
+  ~side() {
+    if (sys_) {
+      auto& self = *self_;
+      self->send(root_, shutdown_atom::value);
+      // Bounded: a root that does not stop within 10 s is killed.
+      self->monitor(root_);
+      bool down = false;
+      while (!down)
+        self->receive(
+            [&](caf::down_msg& msg) { down = msg.source == root_; },
+            [](frame_atom, const std::string&, uint16_t, const std::string&) {},
+            caf::after(std::chrono::seconds(10)) >>
+                [&] { self->send_exit(root_, caf::exit_reason::kill); });
+      self_.reset();
+      sys_.reset();
+    }
+    stop_peer(b_);
+    stop_peer(c_);
+  }
+
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  const std::string& cipher() const { return cipher_; }
+
+  /// One round trip to B (or C), in microseconds; -1 when it failed, which
+  /// ends the scenario (better an error than hours of timeouts).
+  double ping(bool second_connection = false) {
+    auto rtt = ping_once(*self_, transport_,
+                         second_connection ? c_.node_id : b_.node_id);
+    if (rtt < 0) {
+      ok_ = false;
+      error_ = "a ping went unanswered";
+    }
+    return rtt;
+  }
+
+  transfer send(size_t size, int batches, int per_batch) {
+    auto t = blast(*self_, transport_, b_.node_id, size, batches, per_batch);
+    if (!t.ok) {
+      ok_ = false;
+      error_ = "the " + std::to_string(size) +
+               " B transfer stalled (no count reply within 30 s)";
+    }
+    return t;
+  }
+
+  /// A transfer to B while C is pinged; the round trips go to `pings`.
+  transfer send_while_pinging(size_t size, int batches, int per_batch,
+                              std::vector<double>& pings) {
+    std::atomic<bool> done{false};
+    std::thread pinger{[&] {
+      caf::scoped_actor pinger_self{*sys_};
+      while (!done)
+        if (auto rtt = ping_once(pinger_self, transport_, c_.node_id); rtt >= 0)
+          pings.push_back(rtt);
+    }};
+    auto t = send(size, batches, per_batch);
+    done = true;
+    pinger.join();
+    return t;
+  }
+
+private:
+  peer_process b_;
+  peer_process c_;
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::unique_ptr<caf::scoped_actor> self_;
+  caf::actor root_;
+  caf::actor transport_;
+  bool ok_ = false;
+  std::string error_;
+  std::string cipher_;
+};
+
+/// One core sealing 1 MiB records with the suite's cipher for `seconds`:
+/// the ceiling of any TLS transport here.
+transfer aead_limit(const std::string& suite, double seconds) {
   auto algo = suite.find("CHACHA20") != std::string::npos  ? "ChaCha20Poly1305"
               : suite.find("AES_128") != std::string::npos ? "AES-128/GCM"
                                                            : "AES-256/GCM";
+  transfer t;
   auto sealer = crypto::aead_sealer::make(algo);
-  if (!sealer)
-    return 0;
+  if (!sealer) {
+    t.ok = false;
+    return t;
+  }
   std::string record(1 << 20, 'x');
   auto t0 = clock_type::now();
-  int n = 0;
-  while (clock_type::now() - t0 < std::chrono::seconds(1)) {
+  auto limit = std::chrono::duration<double>(seconds);
+  while (clock_type::now() - t0 < limit) {
     sealer->seal(record);
-    ++n;
+    t.bytes += static_cast<double>(record.size());
   }
-  auto secs = std::chrono::duration<double>(clock_type::now() - t0).count();
-  return n * static_cast<double>(record.size()) / secs / 1e6;
+  t.secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+  return t;
+}
+
+/// Figures of one side.
+struct figures {
+  std::vector<double> rtt_us;
+  /// payload size -> transfer totals
+  std::map<size_t, transfer> throughput;
+  std::vector<double> ping_idle_us;
+  std::vector<double> ping_bulk_us;
+  /// The cipher alone (TLS side only).
+  transfer aead;
+};
+
+/// Runs every phase on both sides, alternating: round trips one by one,
+/// transfers in halves (TLS, plain, TLS, plain), so slow drifts of a shared
+/// machine hit both alike. False (with `error`) when a side failed.
+bool measure(side& tls, side& plain, int pings, figures& t, figures& p,
+             std::string& error) {
+  // Transfer sizes scale with the ping count (3000 by default).
+  auto scale = [&](int n) { return std::max(2, n * pings / 3000); };
+  auto both_ok = [&] {
+    if (!tls.ok())
+      error = "TLS: " + tls.error();
+    else if (!plain.ok())
+      error = "plain: " + plain.error();
+    return tls.ok() && plain.ok();
+  };
+  for (int i = 0; i < 200 && both_ok(); ++i) { // warm-up
+    tls.ping();
+    plain.ping();
+  }
+  for (int i = 0; i < pings && both_ok(); ++i) {
+    t.rtt_us.push_back(tls.ping());
+    p.rtt_us.push_back(plain.ping());
+  }
+  struct phase {
+    size_t size;
+    int batches;
+    int per_batch;
+  };
+  for (auto ph : {phase{64, scale(300), 1000}, phase{65536, scale(100), 16}})
+    for (int half = 0; half < 2 && both_ok(); ++half) {
+      t.throughput[ph.size] += tls.send(ph.size, ph.batches / 2, ph.per_batch);
+      p.throughput[ph.size] +=
+          plain.send(ph.size, ph.batches / 2, ph.per_batch);
+    }
+  for (int i = 0; i < 500 && both_ok(); ++i) {
+    t.ping_idle_us.push_back(tls.ping(true));
+    p.ping_idle_us.push_back(plain.ping(true));
+  }
+  // Bulk to B while the second connection (to C) is pinged; the cipher
+  // alone is measured before, between and after, as the machine is then.
+  size_t mib = size_t{1} << 20;
+  t.aead += aead_limit(tls.cipher(), 0.35);
+  for (int half = 0; half < 2 && both_ok(); ++half) {
+    t.throughput[mib] +=
+        tls.send_while_pinging(mib, scale(64) / 2, 4, t.ping_bulk_us);
+    p.throughput[mib] +=
+        plain.send_while_pinging(mib, scale(64) / 2, 4, p.ping_bulk_us);
+    t.aead += aead_limit(tls.cipher(), 0.35);
+  }
+  return both_ok();
 }
 
 } // namespace
 
 int run_transport(bool as_json, const char* self_exe, int pings) {
   if (!as_json)
-    std::cerr << "transport: measuring TLS (3 processes)...\n";
-  auto tls = run_mode(self_exe, false, pings);
-  if (!as_json)
-    std::cerr << "transport: measuring the plain-TCP baseline...\n";
-  auto plain = run_mode(self_exe, true, pings);
-  if (!tls.ok || !plain.ok) {
-    std::cerr << "mycelium-bench: transport scenario failed: "
-              << (tls.ok ? plain.error : tls.error) << "\n";
-    return 1;
+    std::cerr << "transport: starting the TLS and the plain-TCP sides (3 "
+                 "processes each)...\n";
+  figures tls;
+  figures plain;
+  std::string cipher;
+  std::string error;
+  {
+    side tls_side{self_exe, false};
+    side plain_side{self_exe, true};
+    cipher = tls_side.cipher();
+    if (!as_json)
+      std::cerr << "transport: measuring both, alternating...\n";
+    if (!measure(tls_side, plain_side, pings, tls, plain, error)) {
+      std::cerr << "mycelium-bench: transport scenario failed: " << error
+                << "\n";
+      return 1;
+    }
   }
-  auto limit = aead_limit(tls.cipher);
+  auto limit = tls.aead.mb_per_s();
   for (size_t size : {size_t{64}, size_t{65536}, size_t{1} << 20}) {
-    auto [msgs, mbs] = tls.throughput[size];
-    auto [bmsgs, bmbs] = plain.throughput[size];
+    auto msgs = tls.throughput[size].msgs_per_s();
+    auto mbs = tls.throughput[size].mb_per_s();
+    auto bmsgs = plain.throughput[size].msgs_per_s();
+    auto bmbs = plain.throughput[size].mb_per_s();
     json out{{"scenario", "transport"},
              {"payload_bytes", size},
-             {"cipher", tls.cipher},
+             {"cipher", cipher},
              {"msgs_per_s", msgs},
              {"mb_per_s", mbs},
              {"baseline", "same framing and transport over plain TCP"},
@@ -400,7 +492,7 @@ int run_transport(bool as_json, const char* self_exe, int pings) {
       std::printf("  AEAD limit (%s, one core) %.1f MB/s, ratio %.2f; ping "
                   "on a 2nd connection p99 idle %.0f us, during bulk %.0f "
                   "us\n",
-                  tls.cipher.c_str(), limit,
+                  cipher.c_str(), limit,
                   out["ratio_to_aead_limit"].get<double>(),
                   out["ping_p99_idle_us"].get<double>(),
                   out["ping_p99_during_bulk_us"].get<double>());

@@ -130,7 +130,7 @@ struct transport_config {
   int64_t max_queue_frames = 4096;
   int64_t max_queue_bytes = 16 << 20;
   /// Stop handing frames to a socket whose unsent bytes exceed this.
-  int64_t write_high_water_bytes = 4 << 20;
+  int64_t write_high_water_bytes = 512 << 10;
   /// Protocol versions this node speaks (a range, highest common wins).
   int64_t protocol_min = 1;
   int64_t protocol_max = 1;
