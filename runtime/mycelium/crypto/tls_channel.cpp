@@ -365,6 +365,10 @@ status tls_channel::send(const char* data, size_t size) {
   return ok();
 }
 
+size_t tls_channel::held_bytes() const {
+  return impl_->deferred.size();
+}
+
 void tls_channel::reserve_output(size_t plaintext_bytes) {
   auto& out = impl_->out;
   // 29 bytes per 16 KiB record at most (header, nonce, tag), and a spare.

@@ -79,6 +79,11 @@ public:
   /// Botan allows); fails unless established.
   status send(const char* data, size_t size);
 
+  /// Plaintext `send` accepted but could not seal yet (right after the
+  /// handshake, until Botan has read the last record it started): the
+  /// transport counts it as unwritten, so what it holds stays bounded.
+  size_t held_bytes() const;
+
   /// Makes room for the records of `plaintext_bytes` more bytes that are
   /// about to be sent in several calls, so the output buffer is allocated
   /// once instead of regrown (and copied) on the way.

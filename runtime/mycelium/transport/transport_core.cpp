@@ -398,8 +398,9 @@ void transport_core::flush(connection& c, effects& fx, bool all) {
   // slices as the socket drains, and other connections are served between
   // slices.
   auto high_water = static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
-  if (c.tls->established() && (all || c.unwritten < high_water)) {
-    uint64_t budget = all ? UINT64_MAX : high_water - c.unwritten;
+  auto held = c.unwritten + c.tls->held_bytes();
+  if (c.tls->established() && (all || held < high_water)) {
+    uint64_t budget = all ? UINT64_MAX : high_water - held;
     c.tls->reserve_output(
         static_cast<size_t>(std::min<uint64_t>(budget, c.pending_bytes)));
     while (!c.pending.empty() && budget > 0) {
@@ -787,7 +788,8 @@ void transport_core::flush_queue(const std::string& node_id, effects& fx,
   auto& bytes = queue_bytes_[node_id];
   // Frames stay queued (bounded, counted) while the socket is behind.
   auto high_water = static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
-  while (!q.empty() && c->unwritten + c->pending_bytes < high_water) {
+  while (!q.empty() &&
+         c->unwritten + c->tls->held_bytes() + c->pending_bytes < high_water) {
     bytes -= q.front().payload.size();
     write_frame(*c, q.front().k, std::move(q.front().payload));
     q.pop_front();

@@ -139,7 +139,10 @@ TEST_CASE("data right behind the Finished, and data sent while the last "
     REQUIRE(client->established());
     // Sent while Botan still holds a record it started.
     REQUIRE(client->send("early", 5));
+    // Held, not sealed, and counted so the transport stops handing more.
+    CHECK(client->held_bytes() == (client_botan ? 0 : 5));
     REQUIRE(client->received(flight.data() + flight.size() - 10, 10));
+    CHECK(client->held_bytes() == 0);
     REQUIRE(server->send("second", 6));
     auto more = server->take_output();
     REQUIRE(deliver(*client, more, rng, 5));
