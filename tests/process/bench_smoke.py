@@ -37,6 +37,10 @@ def main():
         checks.append(("transport prints round trips", "rtt_p50_us" in lines[0] and "baseline_rtt_p99_us" in lines[0]))
         checks.append(("transport prints the AEAD limit and bulk ping",
                        lines[2].get("aead_limit_mb_s", 0) > 0 and "ping_p99_during_bulk_us" in lines[2]))
+        checks.append(("transport prints the CPU per byte of both processes and the cores ceiling",
+                       all(f in lines[2] for f in ["sender_cpu_ns_per_byte",
+                                                    "receiver_cpu_ns_per_byte",
+                                                    "cores_ceiling_mb_s"])))
     # Five nodes under CPU saturation for a few seconds: the output and the
     # counters it reads (the 10-minute run is the benchmark's, not ours).
     r = subprocess.run([bench, "membership-load", "--json", "--seconds", "3"],

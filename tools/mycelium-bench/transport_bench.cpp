@@ -22,6 +22,7 @@
 #include <iostream>
 #include <map>
 #include <netinet/in.h>
+#include <sstream>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -211,6 +212,24 @@ double ping_once(caf::scoped_actor& self, const caf::actor& transport,
   return rtt;
 }
 
+/// CPU seconds (user + system) process `pid` has used so far.
+double cpu_seconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(f, line);
+  // Fields after the command name: state is field 3, utime 14, stime 15.
+  auto rp = line.rfind(')');
+  if (rp == std::string::npos)
+    return 0;
+  std::istringstream in(line.substr(rp + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i)
+    if (i >= 14)
+      ticks += std::stod(field);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 /// One side of the comparison, TLS or plain: a transport in this process
 /// (its own actor system) connected to two peer processes, B (transfers)
 /// and C (pings on a second connection). Both sides exist at once, so the
@@ -294,6 +313,9 @@ public:
     return rtt;
   }
 
+  /// The process receiving the transfers.
+  pid_t receiver() const { return b_.pid; }
+
   transfer send(size_t size, int batches, int per_batch) {
     auto t = blast(*self_, transport_, b_.node_id, size, batches, per_batch);
     if (!t.ok) {
@@ -365,6 +387,10 @@ struct figures {
   std::vector<double> ping_bulk_us;
   /// The cipher alone (TLS side only).
   transfer aead;
+  /// CPU seconds during the bulk transfer: this process (sender, with the
+  /// bench's own copies) and the receiving peer.
+  double sender_cpu_s = 0;
+  double receiver_cpu_s = 0;
 };
 
 /// Runs every phase on both sides, alternating: round trips one by one,
@@ -409,10 +435,14 @@ bool measure(side& tls, side& plain, int pings, figures& t, figures& p,
   size_t mib = size_t{1} << 20;
   t.aead += aead_limit(tls.cipher(), 0.35);
   for (int half = 0; half < 2 && both_ok(); ++half) {
-    t.throughput[mib] +=
-        tls.send_while_pinging(mib, scale(64) / 2, 4, t.ping_bulk_us);
-    p.throughput[mib] +=
-        plain.send_while_pinging(mib, scale(64) / 2, 4, p.ping_bulk_us);
+    for (auto [s, f] : {std::pair<side*, figures*>{&tls, &t}, {&plain, &p}}) {
+      auto sender0 = cpu_seconds(::getpid());
+      auto receiver0 = cpu_seconds(s->receiver());
+      f->throughput[mib] +=
+          s->send_while_pinging(mib, scale(64) / 2, 4, f->ping_bulk_us);
+      f->sender_cpu_s += cpu_seconds(::getpid()) - sender0;
+      f->receiver_cpu_s += cpu_seconds(s->receiver()) - receiver0;
+    }
     t.aead += aead_limit(tls.cipher(), 0.35);
   }
   return both_ok();
@@ -465,6 +495,18 @@ int run_transport(bool as_json, const char* self_exe, int pings) {
       out["rtt_ratio"] = bp50 > 0 ? p50 / bp50 : 0.0;
     }
     if (size == (size_t{1} << 20)) {
+      // Where the time goes: CPU per byte in each process, and what the
+      // machine's cores could carry at that cost if never idle.
+      auto bytes = tls.throughput[size].bytes;
+      auto sender = bytes > 0 ? tls.sender_cpu_s * 1e9 / bytes : 0.0;
+      auto receiver = bytes > 0 ? tls.receiver_cpu_s * 1e9 / bytes : 0.0;
+      out["sender_cpu_ns_per_byte"] = sender;
+      out["receiver_cpu_ns_per_byte"] = receiver;
+      out["cores"] = std::thread::hardware_concurrency();
+      out["cores_ceiling_mb_s"] =
+          sender + receiver > 0
+              ? std::thread::hardware_concurrency() * 1e3 / (sender + receiver)
+              : 0.0;
       out["aead_limit_mb_s"] = limit;
       out["ratio_to_aead_limit"] = limit > 0 ? mbs / limit : 0.0;
       out["ping_p99_idle_us"] = percentile(tls.ping_idle_us, 0.99);
@@ -496,6 +538,13 @@ int run_transport(bool as_json, const char* self_exe, int pings) {
                   out["ratio_to_aead_limit"].get<double>(),
                   out["ping_p99_idle_us"].get<double>(),
                   out["ping_p99_during_bulk_us"].get<double>());
+    if (size == (size_t{1} << 20))
+      std::printf("  CPU per byte: sender %.2f ns, receiver %.2f ns; %u "
+                  "cores never idle would carry %.0f MB/s\n",
+                  out["sender_cpu_ns_per_byte"].get<double>(),
+                  out["receiver_cpu_ns_per_byte"].get<double>(),
+                  out["cores"].get<unsigned>(),
+                  out["cores_ceiling_mb_s"].get<double>());
   }
   return 0;
 }
