@@ -326,15 +326,20 @@ public:
     return t;
   }
 
-  /// A transfer to B while C is pinged; the round trips go to `pings`.
+  /// A transfer to B while C is pinged every millisecond (a ping flood
+  /// would be load of its own); the round trips go to `pings`.
   transfer send_while_pinging(size_t size, int batches, int per_batch,
                               std::vector<double>& pings) {
     std::atomic<bool> done{false};
     std::thread pinger{[&] {
       caf::scoped_actor pinger_self{*sys_};
-      while (!done)
+      auto next = clock_type::now();
+      while (!done) {
         if (auto rtt = ping_once(pinger_self, transport_, c_.node_id); rtt >= 0)
           pings.push_back(rtt);
+        next += std::chrono::milliseconds(1);
+        std::this_thread::sleep_until(next);
+      }
     }};
     auto t = send(size, batches, per_batch);
     done = true;

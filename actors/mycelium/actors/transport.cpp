@@ -284,6 +284,22 @@ void perform(self_ptr self, transport::effects fx) {
   }
 }
 
+/// Answers pings without a pong for 3 s with an error.
+void expire_pings(self_ptr self) {
+  auto& pings = self->state.pings;
+  auto deadline = std::chrono::steady_clock::now() - std::chrono::seconds(3);
+  for (auto i = pings.begin(); i != pings.end();) {
+    if (i->second.second > deadline) {
+      ++i;
+      continue;
+    }
+    i->second.first.deliver(
+        make_error(errc::refused,
+                   "no pong within 3 s (peer unreachable or traffic blocked)"));
+    i = pings.erase(i);
+  }
+}
+
 std::string render_peers(self_ptr self) {
   auto& st = self->state;
   auto now = self->clock().now();
@@ -500,6 +516,7 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
                                                           self->clock().now()));
       },
       [=](tick_atom) {
+        expire_pings(self);
         perform(self, self->state.core->on_tick(self->clock().now()));
         sample_gauges(self);
         self->delayed_send(self, tick, tick_atom::value);
@@ -540,19 +557,8 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
                          std::make_pair(rp, std::chrono::steady_clock::now()));
         perform(self, st.core->send(id, wire::kind::ping, token,
                                     self->clock().now()));
-        self->delayed_send(self, std::chrono::seconds(3), ping_tout_atom::value,
-                           token);
+        // Unanswered pings expire on the tick (no timer per ping).
         return rp;
-      },
-      [=](ping_tout_atom, const std::string& token) {
-        auto& st = self->state;
-        auto i = st.pings.find(token);
-        if (i == st.pings.end())
-          return;
-        i->second.first.deliver(
-            make_error(errc::refused, "no pong within 3 s (peer unreachable or "
-                                      "traffic blocked)"));
-        st.pings.erase(i);
       },
       [=](connect_atom, const std::string& address) {
         if (auto ep = config::parse_endpoint(address))
