@@ -686,9 +686,9 @@ effects transport_core::on_tick(time_point now) {
   while (!delayed_.empty() && delayed_.front().first <= now) {
     auto q = std::move(delayed_.front().second);
     delayed_.pop_front();
-    queues_[q.node_id].push_back(q);
-    queue_bytes_[q.node_id] += q.payload.size();
-    flush_queue(q.node_id, fx, now);
+    auto node = q.node_id;
+    push_queued(std::move(q));
+    flush_queue(node, fx, now);
   }
   for (auto& [key, t] : targets_) {
     if (t->self || satisfied(*t) || now < t->next_try)
@@ -767,9 +767,8 @@ void transport_core::enqueue(const std::string& node_id, wire::kind k,
                                " frames); frame dropped"});
       break;
     }
-    bytes += payload.size();
     // The last copy takes the payload itself.
-    q.push_back({node_id, k, i + 1 == copies ? std::move(payload) : payload});
+    push_queued({node_id, k, i + 1 == copies ? std::move(payload) : payload});
   }
   if (flush_now)
     flush_queue(node_id, fx, now);
@@ -788,13 +787,30 @@ void transport_core::flush_queue(const std::string& node_id, effects& fx,
   auto& bytes = queue_bytes_[node_id];
   // Frames stay queued (bounded, counted) while the socket is behind.
   auto high_water = static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
+  auto& urgent = urgent_queued_[node_id];
   while (!q.empty() &&
          c->unwritten + c->tls->held_bytes() + c->pending_bytes < high_water) {
     bytes -= q.front().payload.size();
     write_frame(*c, q.front().k, std::move(q.front().payload));
     q.pop_front();
+    if (urgent > 0)
+      --urgent;
   }
   flush(*c, fx);
+}
+
+void transport_core::push_queued(queued item) {
+  auto& q = queues_[item.node_id];
+  queue_bytes_[item.node_id] += item.payload.size();
+  bool urgent = item.k == wire::kind::membership ||
+                item.k == wire::kind::ping || item.k == wire::kind::pong;
+  if (!urgent) {
+    q.push_back(std::move(item));
+    return;
+  }
+  auto& ahead = urgent_queued_[item.node_id];
+  q.insert(q.begin() + static_cast<std::ptrdiff_t>(ahead), std::move(item));
+  ++ahead;
 }
 
 effects transport_core::reply(uint64_t conn, const std::string& payload,

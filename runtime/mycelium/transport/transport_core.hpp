@@ -290,6 +290,10 @@ private:
   void enqueue(const std::string& node_id, wire::kind k, std::string payload,
                effects& fx, time_point now, bool flush_now = true);
   void flush(connection& c, effects& fx, bool all = false);
+  /// Queues a frame: membership, ping and pong frames go ahead of every
+  /// other frame queued for the same peer (in their own order), so failure
+  /// detection never waits behind a bulk transfer.
+  void push_queued(queued item);
   void flush_queue(const std::string& node_id, effects& fx, time_point now);
   void drop_connection(connection& c, effects& fx, time_point now);
   target* target_for(const std::string& endpoint);
@@ -305,9 +309,11 @@ private:
   /// Established peer -> its connection.
   std::map<std::string, uint64_t> by_node_;
   std::map<std::string, std::unique_ptr<target>> targets_;
-  /// Per-peer outbound queues.
+  /// Per-peer outbound queues; the first `urgent_queued_` frames of each
+  /// are urgent ones (see `push_queued`).
   std::map<std::string, std::deque<queued>> queues_;
   std::map<std::string, size_t> queue_bytes_;
+  std::map<std::string, size_t> urgent_queued_;
   std::map<std::string, fault_rule> faults_;
   /// Frames held back by a delay fault.
   std::deque<std::pair<time_point, queued>> delayed_;

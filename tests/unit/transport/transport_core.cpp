@@ -394,6 +394,38 @@ TEST_CASE("a burst beyond the high-water mark leaves in slices as the "
   CHECK(net.nodes[b]->got.back().payload == "later");
 }
 
+TEST_CASE("membership frames go ahead of a bulk transfer queued for the "
+          "same peer") {
+  network net;
+  auto sa = make_settings("a");
+  sa.cfg.write_high_water_bytes = 64 * 1024;
+  auto a = net.add(sa);
+  auto b = net.add(make_settings("b"));
+  auto [conn_a, conn_b] = net.connect(a, b);
+  (void)conn_b;
+  auto to_b = net.nodes[b]->id.node_id();
+  net.drain = false;
+  for (int i = 0; i < 6; ++i)
+    net.apply(a, net.core(a).send(to_b, wire::kind::bench,
+                                  std::string(100 * 1024, 'b'), net.now));
+  net.apply(a, net.core(a).send(to_b, wire::kind::bench, "later", net.now));
+  net.apply(a, net.core(a).send(to_b, wire::kind::membership, "m1", net.now));
+  net.apply(a, net.core(a).send(to_b, wire::kind::membership, "m2", net.now));
+  net.run();
+  for (int reports = 0; net.nodes[b]->got.size() < 9 && reports < 100;
+       ++reports) {
+    net.apply(a, net.core(a).on_write_progress(conn_a, 0, net.now));
+    net.run();
+  }
+  auto& got = net.nodes[b]->got;
+  REQUIRE(got.size() == 9);
+  // Only the bulk frame already being encrypted went first.
+  CHECK(got[1].payload == "m1");
+  CHECK(got[2].payload == "m2");
+  CHECK(got[1].kind == wire::kind::membership);
+  CHECK(got.back().payload == "later"); // other kinds keep their order
+}
+
 TEST_CASE("a forged record on an established connection closes it as "
           "tls_failed, naming bad_record_mac") {
   network net;
