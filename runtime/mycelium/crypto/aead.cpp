@@ -27,14 +27,16 @@ result<aead_sealer> aead_sealer::make(const std::string& algorithm) {
   return aead_sealer{std::move(st)};
 }
 
-size_t aead_sealer::seal(const std::string& data) {
+size_t aead_sealer::seal(size_t size) {
   auto& st = *impl_;
   std::vector<uint8_t> nonce(st.mode->default_nonce_length(), 0);
   auto n = ++st.counter;
   for (size_t i = 0; i < 8 && i < nonce.size(); ++i)
     nonce[i] = static_cast<uint8_t>(n >> (8 * i));
   st.mode->start(nonce);
-  st.buf.assign(data.begin(), data.end());
+  // The bytes sealed last time (plus their tag) are this time's plaintext:
+  // only the length is set, nothing is copied or written before the cipher.
+  st.buf.resize(size);
   st.mode->finish(st.buf);
   return st.buf.size();
 }

@@ -19,9 +19,10 @@ public:
   aead_sealer(aead_sealer&&) noexcept;
   ~aead_sealer();
 
-  /// Encrypts and authenticates a copy of `data` (one copy, as a TLS record
-  /// layer makes) with a fresh nonce; returns the sealed size (tag included).
-  size_t seal(const std::string& data);
+  /// Encrypts and authenticates `size` bytes in place with a fresh nonce
+  /// (the cipher alone: no copy, no allocation once warm); returns the
+  /// sealed size (tag included).
+  size_t seal(size_t size);
 
 private:
   struct impl;
