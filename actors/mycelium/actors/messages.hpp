@@ -45,7 +45,6 @@ using sample_atom = caf::atom_constant<caf::atom("sample")>;
 /// Ask an actor to answer (liveness check, benchmarks).
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;
-/// Internal: a transport ping's deadline passed.
 /// Send a frame to a peer: (send_atom, node_id, kind, payload).
 using send_atom = caf::atom_constant<caf::atom("send")>;
 /// A verified frame from a peer: (frame_atom, from, kind, payload).
