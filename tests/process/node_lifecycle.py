@@ -7,8 +7,9 @@ Usage: node_lifecycle.py PATH/TO/myceliumd [test names...]
 import json
 import os
 import signal
+import time
 
-from harness import Node, main, run, wait_for
+from harness import Node, cluster, main, run, wait_for
 
 
 def test_help_and_version_exit_zero(binary, tmp, nodes):
@@ -138,6 +139,26 @@ def test_corrupt_database_is_refused_with_its_path(binary, tmp, nodes):
         assert f.read(22) == b"this is not a database"  # left untouched
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_idle_nodes_do_not_spin(binary, tmp, nodes):
+    # Two connected nodes with nothing to do (probes, ticks and metrics
+    # only) must leave the CPU alone: the scheduler's workers block instead
+    # of polling (they used ~20% of a core each before).
+    a, b = cluster(binary, tmp, nodes, 2)
+    window = 5.0
+    before = cpu_seconds(a.proc.pid)
+    start = time.monotonic()
+    time.sleep(window)  # a measurement window, not a wait for a condition
+    used = cpu_seconds(a.proc.pid) - before
+    share = used / (time.monotonic() - start)
+    assert share < 0.10, f"an idle node used {share:.0%} of a core"
+
+
 if __name__ == "__main__":
     main([
         test_help_and_version_exit_zero,
@@ -150,4 +171,5 @@ if __name__ == "__main__":
         test_kill_9_and_restart_keeps_state,
         test_a_second_node_on_the_same_data_dir_is_refused,
         test_corrupt_database_is_refused_with_its_path,
+        test_idle_nodes_do_not_spin,
     ])
