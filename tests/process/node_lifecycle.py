@@ -156,7 +156,8 @@ def test_idle_nodes_do_not_spin(binary, tmp, nodes):
     time.sleep(window)  # a measurement window, not a wait for a condition
     used = cpu_seconds(a.proc.pid) - before
     share = used / (time.monotonic() - start)
-    assert share < 0.10, f"an idle node used {share:.0%} of a core"
+    # ~6% measured on the 2-core VM; the old scheduler default used 18-20%.
+    assert share < 0.12, f"an idle node used {share:.1%} of a core"
 
 
 if __name__ == "__main__":
