@@ -51,17 +51,18 @@ struct tls_records::impl {
   /// Scratch for the last partial block and the tag.
   Botan::secure_vector<uint8_t> tail;
 
-  std::vector<uint8_t> nonce(const std::vector<uint8_t>& iv, uint64_t seq,
-                             const uint8_t* in_record) const {
-    std::vector<uint8_t> n(iv);
+  /// The record's 12-byte nonce (every cipher here uses 12 bytes).
+  std::array<uint8_t, 12> nonce(const std::vector<uint8_t>& iv, uint64_t seq,
+                                const uint8_t* in_record) const {
+    std::array<uint8_t, 12> n{};
+    std::memcpy(n.data(), iv.data(), iv.size());
     if (explicit_nonce) {
-      n.resize(iv.size() + explicit_nonce_bytes);
       std::memcpy(n.data() + iv.size(), in_record, explicit_nonce_bytes);
     } else {
       uint8_t s[8];
       put_u64(s, seq);
       for (size_t i = 0; i < 8; ++i)
-        n[n.size() - 8 + i] ^= s[i];
+        n[4 + i] ^= s[i];
     }
     return n;
   }
@@ -98,7 +99,8 @@ struct tls_records::impl {
     out.insert(out.end(), data, data + size);
     auto a = ad(seq, type, size);
     enc->set_associated_data(a.data(), a.size());
-    enc->start(nonce(write_iv, seq, explicit_part));
+    auto n = nonce(write_iv, seq, explicit_part);
+    enc->start(n.data(), n.size());
     size_t bulk = size / enc->update_granularity() * enc->update_granularity();
     auto* bytes = reinterpret_cast<uint8_t*>(out.data());
     if (bulk > 0)
@@ -123,7 +125,8 @@ struct tls_records::impl {
     const uint8_t* body = rec + header_bytes + expl;
     auto a = ad(seq, type, size);
     dec->set_associated_data(a.data(), a.size());
-    dec->start(nonce(read_iv, seq, rec + header_bytes));
+    auto n = nonce(read_iv, seq, rec + header_bytes);
+    dec->start(n.data(), n.size());
     size_t off = plain.size();
     plain.append(reinterpret_cast<const char*>(body), size);
     size_t bulk = size / dec->update_granularity() * dec->update_granularity();

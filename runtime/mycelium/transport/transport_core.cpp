@@ -372,6 +372,10 @@ void transport_core::on_established_tls(connection& c, effects& fx,
   write_frame(c, wire::kind::hello, wire::encode_hello(h));
 }
 
+uint64_t transport_core::in_flight(const connection& c) {
+  return c.unwritten + c.tls->held_bytes();
+}
+
 void transport_core::write_frame(connection& c, wire::kind k,
                                  std::string payload) {
   auto sender = k == wire::kind::hello ? self_.node_id() : std::string{};
@@ -398,7 +402,7 @@ void transport_core::flush(connection& c, effects& fx, bool all) {
   // slices as the socket drains, and other connections are served between
   // slices.
   auto high_water = static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
-  auto held = c.unwritten + c.tls->held_bytes();
+  auto held = in_flight(c);
   if (c.tls->established() && (all || held < high_water)) {
     uint64_t budget = all ? UINT64_MAX : high_water - held;
     c.tls->reserve_output(
@@ -788,8 +792,7 @@ void transport_core::flush_queue(const std::string& node_id, effects& fx,
   // Frames stay queued (bounded, counted) while the socket is behind.
   auto high_water = static_cast<uint64_t>(settings_.cfg.write_high_water_bytes);
   auto& urgent = urgent_queued_[node_id];
-  while (!q.empty() &&
-         c->unwritten + c->tls->held_bytes() + c->pending_bytes < high_water) {
+  while (!q.empty() && in_flight(*c) + c->pending_bytes < high_water) {
     bytes -= q.front().payload.size();
     write_frame(*c, q.front().k, std::move(q.front().payload));
     q.pop_front();

@@ -290,6 +290,9 @@ private:
   void enqueue(const std::string& node_id, wire::kind k, std::string payload,
                effects& fx, time_point now, bool flush_now = true);
   void flush(connection& c, effects& fx, bool all = false);
+  /// Bytes handed to a connection's TLS channel that the socket has not
+  /// written yet (sealed and unwritten, or held before they can be sealed).
+  static uint64_t in_flight(const connection& c);
   /// Queues a frame: membership, ping and pong frames go ahead of every
   /// other frame queued for the same peer (in their own order), so failure
   /// detection never waits behind a bulk transfer.

@@ -147,6 +147,19 @@ struct network {
     run();
   }
 
+  /// Reports node `i`'s connection `conn` as drained, once per step, until
+  /// node `to` holds `count` deliveries (at most 100 steps); returns the
+  /// number of reports.
+  int drain_until(size_t i, uint64_t conn, size_t to, size_t count) {
+    int reports = 0;
+    while (nodes[to]->got.size() < count && reports < 100) {
+      apply(i, core(i).on_write_progress(conn, 0, now));
+      run();
+      ++reports;
+    }
+    return reports;
+  }
+
   bool has_event(size_t i, event::type what, reason why) {
     for (auto& e : nodes[i]->events)
       if (e.what == what && e.why == why)
@@ -160,6 +173,27 @@ struct network {
     return it == r.end() ? 0 : it->second;
   }
 };
+
+/// Node a (high-water mark 64 KiB) connected to node b; a's socket is
+/// drained only when the test reports it.
+struct slow_socket {
+  size_t a = 0;
+  size_t b = 0;
+  uint64_t conn_a = 0;
+  std::string to_b;
+};
+
+slow_socket connect_slow_socket(network& net) {
+  slow_socket s;
+  auto sa = make_settings("a");
+  sa.cfg.write_high_water_bytes = 64 * 1024;
+  s.a = net.add(sa);
+  s.b = net.add(make_settings("b"));
+  s.conn_a = net.connect(s.a, s.b).first;
+  s.to_b = net.nodes[s.b]->id.node_id();
+  net.drain = false;
+  return s;
+}
 
 } // namespace
 
@@ -349,14 +383,7 @@ TEST_CASE("frames to a peer wait in a bounded queue until it connects") {
 TEST_CASE("a burst beyond the high-water mark leaves in slices as the "
           "socket drains, intact and in order") {
   network net;
-  auto sa = make_settings("a");
-  sa.cfg.write_high_water_bytes = 64 * 1024;
-  auto a = net.add(sa);
-  auto b = net.add(make_settings("b"));
-  auto [conn_a, conn_b] = net.connect(a, b);
-  (void)conn_b;
-  auto to_b = net.nodes[b]->id.node_id();
-  net.drain = false;
+  auto [a, b, conn_a, to_b] = connect_slow_socket(net);
   auto before = net.written[{a, conn_a}];
   std::vector<std::string> sent;
   for (int i = 0; i < 5; ++i) {
@@ -374,12 +401,7 @@ TEST_CASE("a burst beyond the high-water mark leaves in slices as the "
   CHECK(first <= 64 * 1024 + 5 * 64);
   CHECK(net.nodes[b]->got.size() < sent.size());
   // The socket drains: one slice per report, until everything is through.
-  int reports = 0;
-  while (net.nodes[b]->got.size() < sent.size() && reports < 100) {
-    net.apply(a, net.core(a).on_write_progress(conn_a, 0, net.now));
-    net.run();
-    ++reports;
-  }
+  int reports = net.drain_until(a, conn_a, b, sent.size());
   CHECK(reports >= 7); // ~500 KiB in 64 KiB slices: the first and 7 more
   REQUIRE(net.nodes[b]->got.size() == sent.size());
   for (size_t i = 0; i < sent.size(); ++i)
@@ -397,14 +419,7 @@ TEST_CASE("a burst beyond the high-water mark leaves in slices as the "
 TEST_CASE("membership frames go ahead of a bulk transfer queued for the "
           "same peer") {
   network net;
-  auto sa = make_settings("a");
-  sa.cfg.write_high_water_bytes = 64 * 1024;
-  auto a = net.add(sa);
-  auto b = net.add(make_settings("b"));
-  auto [conn_a, conn_b] = net.connect(a, b);
-  (void)conn_b;
-  auto to_b = net.nodes[b]->id.node_id();
-  net.drain = false;
+  auto [a, b, conn_a, to_b] = connect_slow_socket(net);
   for (int i = 0; i < 6; ++i)
     net.apply(a, net.core(a).send(to_b, wire::kind::bench,
                                   std::string(100 * 1024, 'b'), net.now));
@@ -412,11 +427,7 @@ TEST_CASE("membership frames go ahead of a bulk transfer queued for the "
   net.apply(a, net.core(a).send(to_b, wire::kind::membership, "m1", net.now));
   net.apply(a, net.core(a).send(to_b, wire::kind::membership, "m2", net.now));
   net.run();
-  for (int reports = 0; net.nodes[b]->got.size() < 9 && reports < 100;
-       ++reports) {
-    net.apply(a, net.core(a).on_write_progress(conn_a, 0, net.now));
-    net.run();
-  }
+  net.drain_until(a, conn_a, b, 9);
   auto& got = net.nodes[b]->got;
   REQUIRE(got.size() == 9);
   // Only the bulk frame already being encrypted went first.
