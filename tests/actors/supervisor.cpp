@@ -6,6 +6,7 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/node.hpp"
 #include "mycelium/config/json.hpp"
+#include "mycelium/health/health_store.hpp"
 #include "mycelium/store/state_store.hpp"
 
 #include "temp_dir.hpp"
@@ -443,4 +444,42 @@ TEST_CASE_FIXTURE(fixture, "the health monitor counts its own restart and "
   std::ifstream in{status_file_path(dir.path())};
   auto on_disk = json::parse(in);
   CHECK(on_disk["components"][0]["restarts"] == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "after a node restart no component reads as down "
+                           "from the previous boot's stored state") {
+  // The previous boot ended with the monitor stopped, as a shutdown leaves it.
+  {
+    auto hs = *health::health_store::open(db);
+    health::monitor_core core(10);
+    health::supervision_event ev;
+    ev.seq = 1;
+    ev.component = "node/health";
+    ev.kind = "stopped";
+    REQUIRE(hs.apply("boot-0", ev, core.on_event(ev), 100));
+  }
+  auto ctx = std::make_shared<node_context>();
+  ctx->cfg.name = "n1";
+  ctx->cfg.data_dir = dir.path();
+  ctx->db = db;
+  ctx->boot = "boot-1";
+  ctx->wall_clock = [this] { return wall; };
+  auto opts = options(strategy::one_for_one, {health_monitor_child(ctx)});
+  opts.boot = ctx->boot;
+  spawned.push_back(spawn_supervisor(*sys, std::move(opts)));
+  // Step by step: an alert rule evaluated at any moment must not see 0.
+  auto gauge = [&]() -> std::optional<double> {
+    for (auto& s : ctx->metrics->samples())
+      if (s.name == "mycelium_component_running" &&
+          metrics::labels_match(s.labels, {{"component", "node/health"}}))
+        return s.value;
+    return std::nullopt;
+  };
+  size_t steps = 0;
+  while (sched->try_run_once()) {
+    ++steps;
+    auto v = gauge();
+    CHECK_MESSAGE((!v || *v == 1.0), "gauge 0 after step " << steps);
+  }
+  CHECK(gauge() == std::optional<double>{1.0});
 }

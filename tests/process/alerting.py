@@ -173,7 +173,8 @@ def test_peer_killed_one_grouped_alert_follow_ons_inhibited(binary, tmp, nodes):
         n1.start()
         n1.wait_running()
         wait_for("n1 to reconnect", lambda: len(n1.peers()) == 2, timeout=20)
-        assert alerts(n1)["alerts"] == []
+        doc = alerts(n1)
+        assert doc["alerts"] == [], doc
         ns[2].signal(signal.SIGKILL)
         ns[2].wait_exit()
         # Membership declares n3 failed; the transport lost it at once.

@@ -170,8 +170,10 @@ caf::behavior health_impl(self_ptr self, node_context_ptr ctx,
   if (!started_ok(self, cursor))
     return {};
   st.cursor = *cursor;
-  for (auto& [path, c] : st.core->components())
-    count_component(self, c);
+  // No component gauges from the stored states: after a node restart they
+  // describe the previous boot (all "stopped"), and exporting them would
+  // read as every component down until this boot's events arrive. The
+  // replay below sets each gauge from this boot's events.
   log::debug("health",
              "restored " + std::to_string(st.core->components().size()) +
                  " components, " + std::to_string(st.core->samples().size()) +
