@@ -41,6 +41,10 @@ def main():
                        all(f in lines[2] for f in ["sender_cpu_ns_per_byte",
                                                     "receiver_cpu_ns_per_byte",
                                                     "cores_ceiling_mb_s"])))
+        checks.append(("transport prints raw loopback TCP and the cipher-and-kernel bound",
+                       lines[2].get("raw_tcp_mb_s", 0) > 0 and
+                       lines[2].get("raw_tcp_cpu_ns_per_byte", 0) > 0 and
+                       lines[2].get("cipher_and_kernel_bound_mb_s", 0) > 0))
     # Five nodes under CPU saturation for a few seconds: the output and the
     # counters it reads (the 10-minute run is the benchmark's, not ours).
     r = subprocess.run([bench, "membership-load", "--json", "--seconds", "3"],

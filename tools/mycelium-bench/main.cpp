@@ -53,6 +53,9 @@ Scenarios:
             during the bulk transfer; baseline: the same framing and
             transport over plain TCP, set up next to it and measured
             alternately (round trips one by one, transfers in halves).
+            For 1 MiB also the CPU per byte of sender and receiver, and
+            raw loopback TCP (no framing, no cipher) with the bound it puts,
+            with the cipher on both sides, on any TLS transport here.
   membership failure detection between 5 myceliumd processes (lan profile):
             time until every other node marks a SIGSTOPped member failed,
             and the same after kill -9, p50 and max over --trials (10).

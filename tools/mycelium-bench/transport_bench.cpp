@@ -14,6 +14,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -383,6 +384,90 @@ transfer aead_limit(const std::string& suite, double seconds) {
   return t;
 }
 
+/// Bytes over one loopback TCP connection between two threads, 1 MiB
+/// writes and reads, no framing, no cipher: what the kernel alone costs.
+struct raw_tcp {
+  transfer t;
+  /// CPU seconds of the writing and the reading thread.
+  double writer_cpu_s = 0;
+  double reader_cpu_s = 0;
+
+  raw_tcp& operator+=(const raw_tcp& other) {
+    t += other.t;
+    writer_cpu_s += other.writer_cpu_s;
+    reader_cpu_s += other.reader_cpu_s;
+    return *this;
+  }
+};
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) +
+         static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+raw_tcp raw_loopback(size_t total_bytes) {
+  // Two threads of this process, not a forked child: a fork would make
+  // every page of this process copy-on-write and the transfer measured next
+  // would pay the page faults.
+  raw_tcp r;
+  r.t.ok = false;
+  const size_t chunk = size_t{1} << 20;
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int out = -1;
+  if (listener >= 0 &&
+      ::bind(listener, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+      ::listen(listener, 1) == 0) {
+    out = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (out >= 0 &&
+        ::connect(out, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+      ::close(out);
+      out = -1;
+    }
+  }
+  int in = out >= 0 ? ::accept(listener, nullptr, nullptr) : -1;
+  if (listener >= 0)
+    ::close(listener);
+  if (in < 0) {
+    if (out >= 0)
+      ::close(out);
+    return r;
+  }
+  size_t sent = 0;
+  std::thread writer{[&] {
+    std::vector<char> buf(chunk, 'x');
+    auto cpu0 = thread_cpu_seconds();
+    while (sent < total_bytes) {
+      auto n = ::write(out, buf.data(), std::min(chunk, total_bytes - sent));
+      if (n <= 0)
+        break;
+      sent += static_cast<size_t>(n);
+    }
+    r.writer_cpu_s = thread_cpu_seconds() - cpu0;
+    ::close(out);
+  }};
+  std::vector<char> buf(chunk);
+  size_t got = 0;
+  auto cpu0 = thread_cpu_seconds();
+  auto t0 = clock_type::now();
+  for (ssize_t n; (n = ::read(in, buf.data(), chunk)) > 0;)
+    got += static_cast<size_t>(n);
+  r.t.secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+  r.reader_cpu_s = thread_cpu_seconds() - cpu0;
+  ::close(in);
+  writer.join();
+  r.t.ok = got == total_bytes && sent == total_bytes;
+  r.t.bytes = static_cast<double>(got);
+  r.t.msgs = r.t.bytes / static_cast<double>(chunk);
+  return r;
+}
+
 /// Figures of one side.
 struct figures {
   std::vector<double> rtt_us;
@@ -392,6 +477,8 @@ struct figures {
   std::vector<double> ping_bulk_us;
   /// The cipher alone (TLS side only).
   transfer aead;
+  /// The kernel alone: raw loopback TCP (TLS side only).
+  raw_tcp raw;
   /// CPU seconds during the bulk transfer: this process (sender, with the
   /// bench's own copies) and the receiving peer.
   double sender_cpu_s = 0;
@@ -438,7 +525,9 @@ bool measure(side& tls, side& plain, int pings, figures& t, figures& p,
   // Bulk to B while the second connection (to C) is pinged; the cipher
   // alone is measured before, between and after, as the machine is then.
   size_t mib = size_t{1} << 20;
+  const size_t raw_bytes = size_t{256} << 20;
   t.aead += aead_limit(tls.cipher(), 0.35);
+  t.raw += raw_loopback(raw_bytes);
   for (int half = 0; half < 2 && both_ok(); ++half) {
     for (auto [s, f] : {std::pair<side*, figures*>{&tls, &t}, {&plain, &p}}) {
       auto sender0 = cpu_seconds(::getpid());
@@ -449,8 +538,11 @@ bool measure(side& tls, side& plain, int pings, figures& t, figures& p,
       f->receiver_cpu_s += cpu_seconds(s->receiver()) - receiver0;
     }
     t.aead += aead_limit(tls.cipher(), 0.35);
+    t.raw += raw_loopback(raw_bytes);
   }
-  return both_ok();
+  if (!t.raw.t.ok)
+    error = "the raw loopback TCP transfer failed";
+  return both_ok() && t.raw.t.ok;
 }
 
 } // namespace
@@ -512,6 +604,20 @@ int run_transport(bool as_json, const char* self_exe, int pings) {
           sender + receiver > 0
               ? std::thread::hardware_concurrency() * 1e3 / (sender + receiver)
               : 0.0;
+      // The best any TLS transport could do here: its only costs the
+      // cipher on both sides (opening costs about what sealing does) and
+      // the kernel's raw loopback TCP, on every core, or on one core per
+      // side if that binds first.
+      auto raw_bytes = tls.raw.t.bytes;
+      auto writer = raw_bytes > 0 ? tls.raw.writer_cpu_s * 1e9 / raw_bytes : 0;
+      auto reader = raw_bytes > 0 ? tls.raw.reader_cpu_s * 1e9 / raw_bytes : 0;
+      auto cipher_ns = limit > 0 ? 1e3 / limit : 0.0;
+      auto bound = std::min(std::thread::hardware_concurrency() * 1e3 /
+                                (writer + reader + 2 * cipher_ns),
+                            1e3 / (std::max(writer, reader) + cipher_ns));
+      out["raw_tcp_mb_s"] = tls.raw.t.mb_per_s();
+      out["raw_tcp_cpu_ns_per_byte"] = writer + reader;
+      out["cipher_and_kernel_bound_mb_s"] = bound;
       out["aead_limit_mb_s"] = limit;
       out["ratio_to_aead_limit"] = limit > 0 ? mbs / limit : 0.0;
       out["ping_p99_idle_us"] = percentile(tls.ping_idle_us, 0.99);
@@ -550,6 +656,13 @@ int run_transport(bool as_json, const char* self_exe, int pings) {
                   out["receiver_cpu_ns_per_byte"].get<double>(),
                   out["cores"].get<unsigned>(),
                   out["cores_ceiling_mb_s"].get<double>());
+    if (size == (size_t{1} << 20))
+      std::printf("  raw loopback TCP (1 MiB writes, no cipher) %.0f MB/s at "
+                  "%.2f ns of CPU per byte; with only the cipher added on "
+                  "both sides the cores would carry at most %.0f MB/s\n",
+                  out["raw_tcp_mb_s"].get<double>(),
+                  out["raw_tcp_cpu_ns_per_byte"].get<double>(),
+                  out["cipher_and_kernel_bound_mb_s"].get<double>());
   }
   return 0;
 }
