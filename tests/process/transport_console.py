@@ -190,6 +190,48 @@ def test_fault_partition_and_clear(binary, tmp, nodes):
     assert doc["result"]["rtt_us"] >= 200_000, doc
     a.console("fault", "clear", expect=0)
 
+    def frames_from(node, peer):
+        doc = node.console("--json", "peers", expect=0)[3]["result"]
+        return sum(c["frames_in"] for c in doc["connections"] if c["name"] == peer)
+
+    # One way: what n2 sends is dropped on the way in, what a sends still
+    # arrives (n2 counts frames from n1 while a's ping gets no pong).
+    a.console("fault", "partition", "n2", "in", expect=0)
+    doc = a.console("--json", "peers", expect=0)[3]["result"]
+    rule = doc["faults"][0]
+    assert rule["block_in"] is True and rule["block_out"] is False, rule
+    heard = frames_from(b, "n1")
+    rc, _, err, _ = a.console("ping", "n2")
+    assert rc == 1 and "no pong" in err, err
+    assert frames_from(b, "n1") > heard
+    assert a.console("--json", "peers", expect=0)[3]["result"]["fault_drops"] > 0
+    a.console("fault", "clear", expect=0)
+    a.console("ping", "n2", expect=0)
+    # Drop every outgoing frame to n2: the ping never leaves.
+    a.console("fault", "drop", "n2", "1.0", "out", expect=0)
+    rc, _, err, _ = a.console("ping", "n2")
+    assert rc == 1 and "no pong" in err, err
+    a.console("fault", "clear", expect=0)
+    # Duplicate every outgoing frame: n2 receives each twice, still
+    # answers, and counts a counter's increments once (merges are
+    # idempotent), also once both copies of the second write are in.
+    a.console("fault", "duplicate", "n2", "1.0", expect=0)
+    rule = a.console("--json", "peers", expect=0)[3]["result"]["faults"][0]
+    assert rule["duplicate"] == 1.0, rule
+    heard = frames_from(b, "n1")
+    a.console("ping", "n2", expect=0)
+    assert frames_from(b, "n1") >= heard + 2
+    hits = lambda: (b.console("--json", "db", "get", "hits")[3] or {}).get("result", {}).get("value")
+    a.console("db", "put", "hits", "5", "--type", "counter", expect=0)
+    wait_for("n2 to count 5 hits", lambda: hits() == 5)
+    heard = frames_from(b, "n1")
+    a.console("db", "put", "hits", "3", "--type", "counter", expect=0)
+    wait_for("n2 to count 8 hits", lambda: hits() == 8)
+    wait_for("both copies of a later frame at n2", lambda: frames_from(b, "n1") >= heard + 2)
+    assert hits() == 8
+    a.console("fault", "clear", expect=0)
+    assert "n2" in a.peers()
+
 
 def test_kill_and_fault_are_refused_without_fault_injection(binary, tmp, nodes):
     a = Node(binary, tmp, allow_fault_injection=False)
