@@ -7,6 +7,7 @@ Usage: node_lifecycle.py PATH/TO/myceliumd [test names...]
 import json
 import os
 import signal
+import subprocess
 import time
 
 from harness import Node, cluster, main, run, wait_for
@@ -160,6 +161,84 @@ def test_idle_nodes_do_not_spin(binary, tmp, nodes):
     assert share < 0.12, f"an idle node used {share:.1%} of a core"
 
 
+def fill(path):
+    """Writes zeros to `path` until the file system is full."""
+    with open(path, "wb") as f:
+        block = b"\0" * 65536
+        try:
+            while True:
+                f.write(block)
+                f.flush()
+        except OSError:
+            pass
+
+
+def test_full_disk_refuses_writes_and_keeps_serving(binary, tmp, nodes):
+    # n1's data dir is on a small tmpfs that the test fills up. Writes must
+    # be refused naming the cause and change nothing; the node keeps serving
+    # (reads, peers, console, metrics) instead of crash-looping into a stop;
+    # once space is back, writes succeed and missed merges arrive.
+    mnt = os.path.join(tmp, "small-disk")
+    os.makedirs(mnt)
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt]).returncode != 0:
+        print("skip  test_full_disk_refuses_writes_and_keeps_serving (needs root to mount a tmpfs)")
+        return
+    members = []
+    try:
+        a = Node(binary, os.path.join(tmp, "n1"), name="n1", data_dir=os.path.join(mnt, "data"))
+        b = Node(binary, os.path.join(tmp, "n2"), name="n2")
+        members = [a, b]
+        for m in members:
+            m.config["seeds"] = [a.address, b.address]
+            m.write_config()
+            nodes.append(m)
+            m.start()
+        for m in members:
+            m.wait_running()
+            wait_for(f"{m.name} to connect", lambda: len(m.peers()) == 1, timeout=20)
+        get = lambda n, k: (n.console("--json", "db", "get", k)[3] or {}).get("result", {}).get("value")
+        a.console("db", "put", "before", "1", expect=0)
+        wait_for("n2 to read before", lambda: get(b, "before") == "1")
+        filler = os.path.join(mnt, "filler")
+        fill(filler)
+
+        rc, _, err, _ = a.console("db", "put", "k", "v")
+        assert rc == 1 and "not applied" in err and "full" in err, (rc, err)
+        rc, _, err, _ = a.console("db", "get", "k")
+        assert rc == 1 and "no key" in err, err  # the refused write changed nothing
+        assert get(a, "before") == "1"
+        # A write on n2 reaches n1, which cannot save it and does not keep it.
+        b.console("db", "put", "from-n2", "x", expect=0)
+        wait_for("n1 to count failed writes", lambda: 'component="gdb"' in
+                 "".join(l for l in a.console("metrics", expect=0)[1].splitlines()
+                         if l.startswith("mycelium_store_write_failures_total")))
+        # Health samples, alert evaluations and probes go on failing to save
+        # for a while: the node stays up and answers.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            assert a.proc.poll() is None, a.log()
+            a.console("status", expect=0)
+            time.sleep(0.2)
+        assert "n2" in a.peers()
+        assert get(a, "from-n2") is None
+        assert a.log().count("cannot persist gdb entries") == 1, a.log()
+
+        os.remove(filler)
+        a.console("db", "put", "k", "v", expect=0)
+        wait_for("anti-entropy to bring from-n2 to n1", lambda: get(a, "from-n2") == "x", timeout=20)
+        assert "writes to the store succeed again" in a.log()
+        a.signal(signal.SIGTERM)
+        assert a.wait_exit() == 0
+        a.start()
+        a.wait_running()
+        assert get(a, "k") == "v" and get(a, "from-n2") == "x"
+    finally:
+        for m in members:
+            m.stop()
+        subprocess.run(["umount", mnt])
+
+
 if __name__ == "__main__":
     main([
         test_help_and_version_exit_zero,
@@ -173,4 +252,5 @@ if __name__ == "__main__":
         test_a_second_node_on_the_same_data_dir_is_refused,
         test_corrupt_database_is_refused_with_its_path,
         test_idle_nodes_do_not_spin,
+        test_full_disk_refuses_writes_and_keeps_serving,
     ])

@@ -1,6 +1,7 @@
 #include "mycelium/actors/alerting.hpp"
 
 #include "mycelium/actors/messages.hpp"
+#include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
 #include "mycelium/alerting/alert_core.hpp"
 #include "mycelium/config/json.hpp"
@@ -27,6 +28,7 @@ struct alerting_state {
   std::unique_ptr<alert_core> core;
   std::optional<store::state_store> store;
   std::map<std::string, config::channel_config> channels;
+  store_failures failures{"alerting"};
 };
 
 using self_ptr = caf::stateful_actor<alerting_state>*;
@@ -154,12 +156,14 @@ void deliver(self_ptr self, const alerting::notification& n) {
   }
 }
 
-void persist(self_ptr self) {
-  auto saved =
-      self->state.store->save("alerts", "state", self->state.core->save());
-  if (!saved)
-    throw std::runtime_error("cannot persist alert state: " +
-                             saved.err().to_string());
+/// Saves the whole alert state. Unsaved (full disk), alerting goes on from
+/// memory, and every evaluation tries again until a save succeeds: during
+/// a disk incident notifications matter more than never sending one twice.
+bool persist(self_ptr self) {
+  auto& st = self->state;
+  auto saved = st.store->save("alerts", "state", st.core->save());
+  return st.failures.record(*st.ctx, "the alert state",
+                            saved ? "" : saved.err().to_string());
 }
 
 void evaluate(self_ptr self) {
@@ -167,7 +171,7 @@ void evaluate(self_ptr self) {
   auto now = st.ctx->wall_clock();
   auto fx = st.core->evaluate(st.ctx->metrics->samples(), now);
   // Persist before notifying: after a crash, nothing is sent twice.
-  if (fx.changed)
+  if (fx.changed || st.failures.failing())
     persist(self);
   for (auto& n : fx.notify)
     deliver(self, n);
@@ -218,9 +222,9 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     if (found.empty())
       return make_error(errc::not_found, "no alert '" + a[1] + "'");
     (void)st.core->ack(found, now);
-    persist(self);
+    auto saved = persist(self);
     log::info("alerting", "alert " + found + " acknowledged");
-    return json{{"acked", found}}.dump();
+    return json{{"acked", found}, {"persisted", saved}}.dump();
   }
   if (a[0] == "silence" && (a.size() == 3 || a.size() == 4)) {
     auto m = alerting::parse_matchers(a[1]);
@@ -230,15 +234,16 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     if (!d)
       return make_error(errc::bad_request, d.err().message());
     auto id = st.core->add_silence(*m, now, *d, a.size() == 4 ? a[3] : "");
-    persist(self);
+    auto saved = persist(self);
     log::info("alerting", "silence " + id + " for " + a[1] + " until +" + a[2]);
-    return json{{"silence", id}, {"until_ms", now + *d}}.dump();
+    return json{{"silence", id}, {"until_ms", now + *d}, {"persisted", saved}}
+        .dump();
   }
   if (a[0] == "expire" && a.size() == 2) {
     if (!st.core->expire_silence(a[1]))
       return make_error(errc::not_found, "no silence '" + a[1] + "'");
-    persist(self);
-    return json{{"expired", a[1]}}.dump();
+    auto saved = persist(self);
+    return json{{"expired", a[1]}, {"persisted", saved}}.dump();
   }
   return make_error(errc::bad_request,
                     "usage: alerts | ack ID | silence MATCHERS DURATION "

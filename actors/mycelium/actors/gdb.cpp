@@ -1,6 +1,7 @@
 #include "mycelium/actors/gdb.hpp"
 
 #include "mycelium/actors/messages.hpp"
+#include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
 #include "mycelium/config/json.hpp"
 #include "mycelium/core/fnv.hpp"
@@ -30,6 +31,7 @@ struct gdb_state {
   caf::actor spores;
   uint64_t bad_frames = 0;
   uint64_t writes = 0;
+  store_failures failures{"gdb"};
 };
 
 using self_ptr = caf::stateful_actor<gdb_state>*;
@@ -57,12 +59,50 @@ caf::error refused(self_ptr self, const error& e) {
                     std::string{e.message()});
 }
 
+/// Puts the entries `keys` back as the store has them (absent if it has
+/// none): the in-memory state of a change that could not be saved.
+/// False when the store cannot even be read.
+bool roll_back(self_ptr self, const std::set<std::string>& keys) {
+  auto& entries = self->state.core->db().map().entries;
+  for (auto& k : keys) {
+    auto row = self->state.store->load("gdb", k);
+    if (!row)
+      return false;
+    entries.erase(k);
+    if (!row->has_value())
+      continue;
+    auto entry = gdb::decode_entry((*row)->value);
+    if (!entry)
+      return false;
+    self->state.core->db().apply(entry->first, entry->second);
+  }
+  return true;
+}
+
 /// Performs the core's effects: persists the changed entries (one
-/// transaction), then sends. A failed save throws, so the supervisor
-/// restarts the actor from what is stored and nothing unsaved goes out.
-void perform(self_ptr self, const gdb::replica_effects& fx) {
+/// transaction), then sends. When the store refuses the write (full disk),
+/// the changed entries are rolled back to what is stored, nothing goes out,
+/// and the returned error names the cause: a local write is refused with
+/// it, a merge from a peer comes again with anti-entropy. The actor keeps
+/// serving (a restart would fail the same way).
+caf::error perform(self_ptr self, const gdb::replica_effects& fx) {
   auto& st = self->state;
   if (!fx.persist.empty()) {
+    auto& entries = st.core->db().map().entries;
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (auto& k : fx.persist)
+      if (auto i = entries.find(k); i != entries.end())
+        puts.emplace_back(k, gdb::encode_entry(k, i->second));
+    auto saved = st.store->save_many("gdb", puts);
+    if (!st.failures.record(*st.ctx, "gdb entries",
+                            saved ? "" : saved.err().to_string())) {
+      if (!roll_back(self, fx.persist))
+        throw std::runtime_error("cannot persist gdb entries (" +
+                                 saved.err().to_string() +
+                                 ") nor reload them from the store");
+      return make_error(errc::store_failed, "not applied, cannot persist: " +
+                                                saved.err().to_string());
+    }
     st.ctx->metrics
         ->get_counter("mycelium_gdb_persisted_entries_total",
                       "Entries written to SQLite (local writes and merges).")
@@ -70,23 +110,15 @@ void perform(self_ptr self, const gdb::replica_effects& fx) {
     st.ctx->metrics
         ->get_gauge("mycelium_gdb_entries",
                     "Entries of the replica (deleted keys included).")
-        .set(static_cast<double>(st.core->db().map().entries.size()));
-    auto& entries = st.core->db().map().entries;
-    std::vector<std::pair<std::string, std::string>> puts;
-    for (auto& k : fx.persist)
-      if (auto i = entries.find(k); i != entries.end())
-        puts.emplace_back(k, gdb::encode_entry(k, i->second));
-    auto saved = st.store->save_many("gdb", puts);
-    if (!saved)
-      throw std::runtime_error("cannot persist gdb entries: " +
-                               saved.err().to_string());
+        .set(static_cast<double>(entries.size()));
   }
   auto transport = registered(self->home_system(), "transport");
   if (!transport)
-    return;
+    return {};
   for (auto& [node, msg] : fx.sends)
     self->send(transport, send_atom::value, node,
                static_cast<uint16_t>(wire::kind::gdb), gdb::encode(msg));
+  return {};
 }
 
 std::string render_stats(self_ptr self) {
@@ -148,7 +180,11 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     auto fx = st.core->put(a[1], a[2], kind, wall);
     if (!fx)
       return refused(self, fx.err());
-    perform(self, *fx); // persisted before the caller hears "ok"
+    // Persisted before the caller hears "ok".
+    if (auto err = perform(self, *fx)) {
+      count_write(self, "store_failed");
+      return err;
+    }
     ++st.writes;
     count_write(self, "ok");
     return json{{"key", a[1]}, {"type", gdb::to_string(kind)}, {"ok", true}}
@@ -158,7 +194,10 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     auto fx = st.core->del(a[1]);
     if (!fx)
       return refused(self, fx.err());
-    perform(self, *fx);
+    if (auto err = perform(self, *fx)) {
+      count_write(self, "store_failed");
+      return err;
+    }
     ++st.writes;
     count_write(self, "ok");
     return json{{"key", a[1]}, {"deleted", true}}.dump();

@@ -1,6 +1,7 @@
 #include "mycelium/actors/health_monitor.hpp"
 
 #include "mycelium/actors/messages.hpp"
+#include "mycelium/actors/store_failures.hpp"
 #include "mycelium/config/json.hpp"
 #include "mycelium/health/health_store.hpp"
 #include "mycelium/health/resources.hpp"
@@ -30,6 +31,8 @@ struct health_state {
   caf::actor membership;
   /// A status file rewrite is scheduled (flush_atom in flight).
   bool status_pending = false;
+  store_failures failures{"health"};
+  store_failures status_failures{"health"};
 };
 
 using self_ptr = caf::stateful_actor<health_state>*;
@@ -49,13 +52,17 @@ void write_status(self_ptr self) {
   {
     std::ofstream out{tmp, std::ios::trunc};
     out << render(self) << '\n';
+    out.flush();
     if (!out) {
-      log::warning("health", "cannot write " + tmp);
+      std::remove(tmp.c_str());
+      self->state.status_failures.record(*self->state.ctx, "the status file",
+                                         "cannot write " + tmp);
       return;
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    log::warning("health", "cannot replace " + path);
+  auto replaced = std::rename(tmp.c_str(), path.c_str()) == 0;
+  self->state.status_failures.record(*self->state.ctx, "the status file",
+                                     replaced ? "" : "cannot replace " + path);
 }
 
 /// The component's gauge: 1 while running.
@@ -83,11 +90,12 @@ void apply(self_ptr self, const std::string& boot,
             "component and exit reason.",
             {{"component", ev.component}, {"reason", ev.reason.substr(0, 80)}})
         .inc();
+  // Unsaved (full disk), the event still counts in memory; a restart of
+  // this actor replays it from the root's log, which keeps the whole boot.
   auto saved =
       st.store->apply(boot, ev, changed, st.ctx->cfg.health.history_max_events);
-  if (!saved)
-    throw std::runtime_error("cannot persist health event: " +
-                             saved.err().to_string());
+  st.failures.record(*st.ctx, "a supervision event",
+                     saved ? "" : saved.err().to_string());
   st.cursor = {boot, ev.seq};
 }
 
@@ -149,8 +157,8 @@ void sample(self_ptr self) {
   export_resources(self, s);
   st.core->on_signals(read_signals(self));
   auto saved = st.store->add_sample(s, st.ctx->cfg.health.history_max_samples);
-  if (!saved)
-    log::warning("health", "cannot persist sample: " + saved.err().to_string());
+  st.failures.record(*st.ctx, "a resource sample",
+                     saved ? "" : saved.err().to_string());
   write_status(self);
 }
 

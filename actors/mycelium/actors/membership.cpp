@@ -3,6 +3,7 @@
 #include "mycelium/actors/worker_child.hpp"
 
 #include "mycelium/actors/messages.hpp"
+#include "mycelium/actors/store_failures.hpp"
 #include "mycelium/config/json.hpp"
 #include "mycelium/membership/codec.hpp"
 #include "mycelium/store/state_store.hpp"
@@ -34,6 +35,9 @@ struct membership_state {
   std::set<std::string> exported;
   /// Tick count, to refresh the gauges every so many ticks.
   uint64_t ticks = 0;
+  /// An incarnation the store has not taken yet.
+  std::optional<uint64_t> unsaved_incarnation;
+  store_failures failures{"membership"};
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
@@ -86,15 +90,21 @@ void count_members(self_ptr self) {
 void perform(self_ptr self, membership::effects fx) {
   auto& st = self->state;
   if (fx.persist_incarnation) {
-    // Persist before anything announcing it leaves: a restart must never
-    // come back with a lower incarnation than the network has seen.
-    auto saved = st.store->save("membership", "incarnation",
-                                std::to_string(*fx.persist_incarnation));
-    if (!saved)
-      throw std::runtime_error("cannot persist incarnation: " +
-                               saved.err().to_string());
+    st.unsaved_incarnation = fx.persist_incarnation;
     log::info("membership",
               "incarnation is now " + std::to_string(*fx.persist_incarnation));
+  }
+  if (st.unsaved_incarnation) {
+    // Persist before anything announcing it leaves: a restart must never
+    // come back with a lower incarnation than the network has seen. When
+    // the store refuses (full disk) the refutation still goes out, or the
+    // node would be declared failed; the save is retried with every
+    // effect, and a restart in between refutes its old death once more.
+    auto saved = st.store->save("membership", "incarnation",
+                                std::to_string(*st.unsaved_incarnation));
+    if (st.failures.record(*st.ctx, "the incarnation",
+                           saved ? "" : saved.err().to_string()))
+      st.unsaved_incarnation.reset();
   }
   auto& m = *st.ctx->metrics;
   if (fx.probe_rtt)

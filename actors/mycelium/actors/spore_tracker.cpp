@@ -1,6 +1,7 @@
 #include "mycelium/actors/spore_tracker.hpp"
 
 #include "mycelium/actors/messages.hpp"
+#include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
 #include "mycelium/config/json.hpp"
 #include "mycelium/crypto/identity.hpp"
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace mycelium::actors {
 
@@ -35,6 +37,10 @@ struct spore_state {
   std::map<std::string, uint64_t> event_counts;
   uint64_t bad_frames = 0;
   int64_t summary_slot = -1;
+  /// Spores (by node id) and the master spore changed but not yet saved.
+  std::set<std::string> unsaved;
+  bool unsaved_master = false;
+  store_failures failures{"spores"};
 };
 
 using self_ptr = caf::stateful_actor<spore_state>*;
@@ -120,16 +126,32 @@ std::string short_id(const std::string& id) {
 void perform(self_ptr self, spores::tracker_effects fx) {
   auto& st = self->state;
   // Persist first: nothing learned is announced or passed on before it is
-  // on disk.
-  std::vector<std::pair<std::string, std::string>> puts;
+  // on disk. When the store refuses (full disk), the tracker goes on from
+  // memory (a restart would fail the same way), and the spores it could not
+  // save are saved, as they are then, with the next change.
   for (auto& s : fx.persist)
-    puts.emplace_back(s.node_id, spores::encode_spore(s));
-  if (fx.persist_master)
-    puts.emplace_back(master_key, spores::encode_master(*fx.persist_master));
-  auto saved = st.store->save_many("spores", puts, fx.forget);
-  if (!saved)
-    throw std::runtime_error("cannot persist spores: " +
-                             saved.err().to_string());
+    st.unsaved.insert(s.node_id);
+  for (auto& id : fx.forget)
+    st.unsaved.insert(id);
+  st.unsaved_master = st.unsaved_master || fx.persist_master.has_value();
+  std::vector<std::pair<std::string, std::string>> puts;
+  std::vector<std::string> forget;
+  auto& known = st.core->spores();
+  for (auto& id : st.unsaved)
+    if (auto i = known.find(id); i != known.end())
+      puts.emplace_back(id, spores::encode_spore(i->second));
+    else
+      forget.push_back(id);
+  if (st.unsaved_master)
+    puts.emplace_back(master_key, spores::encode_master(st.core->master()));
+  auto saved = puts.empty() && forget.empty()
+                   ? ok()
+                   : st.store->save_many("spores", puts, forget);
+  if (st.failures.record(*st.ctx, "spores",
+                         saved ? "" : saved.err().to_string())) {
+    st.unsaved.clear();
+    st.unsaved_master = false;
+  }
   auto transport = registered(self->home_system(), "transport");
   if (!fx.events.empty() || !fx.persist.empty())
     st.ctx->metrics
