@@ -128,29 +128,44 @@ void perform(self_ptr self, spores::tracker_effects fx) {
   // Persist first: nothing learned is announced or passed on before it is
   // on disk. When the store refuses (full disk), the tracker goes on from
   // memory (a restart would fail the same way), and the spores it could not
-  // save are saved, as they are then, with the next change.
-  for (auto& s : fx.persist)
-    st.unsaved.insert(s.node_id);
-  for (auto& id : fx.forget)
-    st.unsaved.insert(id);
-  st.unsaved_master = st.unsaved_master || fx.persist_master.has_value();
-  std::vector<std::pair<std::string, std::string>> puts;
-  std::vector<std::string> forget;
+  // save are saved, as they are then, with the next change: what an
+  // earlier change could not save, as the tracker holds it now, then this
+  // change's spores and forgets (newer) over it.
+  std::map<std::string, std::string> puts;
+  std::set<std::string> forget;
   auto& known = st.core->spores();
   for (auto& id : st.unsaved)
     if (auto i = known.find(id); i != known.end())
-      puts.emplace_back(id, spores::encode_spore(i->second));
+      puts[id] = spores::encode_spore(i->second);
     else
-      forget.push_back(id);
-  if (st.unsaved_master)
-    puts.emplace_back(master_key, spores::encode_master(st.core->master()));
+      forget.insert(id);
+  for (auto& s : fx.persist) {
+    puts[s.node_id] = spores::encode_spore(s);
+    forget.erase(s.node_id);
+  }
+  for (auto& id : fx.forget) {
+    puts.erase(id);
+    forget.insert(id);
+  }
+  if (fx.persist_master)
+    puts[master_key] = spores::encode_master(*fx.persist_master);
+  else if (st.unsaved_master)
+    puts[master_key] = spores::encode_master(st.core->master());
   auto saved = puts.empty() && forget.empty()
                    ? ok()
-                   : st.store->save_many("spores", puts, forget);
-  if (st.failures.record(*st.ctx, "spores",
-                         saved ? "" : saved.err().to_string())) {
-    st.unsaved.clear();
-    st.unsaved_master = false;
+                   : st.store->save_many("spores", {puts.begin(), puts.end()},
+                                         std::vector<std::string>{
+                                             forget.begin(), forget.end()});
+  st.unsaved.clear();
+  st.unsaved_master = false;
+  if (!st.failures.record(*st.ctx, "spores",
+                          saved ? "" : saved.err().to_string())) {
+    for (auto& put : puts)
+      if (put.first != master_key)
+        st.unsaved.insert(put.first);
+      else
+        st.unsaved_master = true;
+    st.unsaved.insert(forget.begin(), forget.end());
   }
   auto transport = registered(self->home_system(), "transport");
   if (!fx.events.empty() || !fx.persist.empty())
