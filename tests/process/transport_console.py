@@ -105,6 +105,31 @@ def test_hostile_peers_are_refused_and_the_node_keeps_serving(binary, tmp, nodes
     a.console("ping", "n2", expect=0)
 
 
+def test_a_flood_of_idle_connections_is_capped(binary, tmp, nodes):
+    # 300 connections that never start TLS against a cap of 32 handshakes in
+    # progress: the oldest are closed as new ones come, so the node's file
+    # descriptors stay free, the console still gets in, the peer stays, and
+    # the log gets 10 lines and a summary instead of one line each.
+    a, b = cluster(binary, tmp, nodes, 2, transport={"max_pending_handshakes": 32})
+    flood = []
+    try:
+        for _ in range(300):
+            flood.append(socket.create_connection(("127.0.0.1", a.port)))
+        wait_for("the oldest closed", lambda: a.rejections().get("too_many_handshakes", 0) >= 268)
+        a.console("ping", "n2", expect=0)
+        assert "n2" in a.peers()
+        fds = len(os.listdir(f"/proc/{a.proc.pid}/fd"))
+        assert fds < 150, f"{fds} open file descriptors"
+    finally:
+        for s in flood:
+            s.close()
+    lines = [l for l in a.log().splitlines() if "too_many_handshakes" in l]
+    refused = [l for l in lines if "refused connection" in l]
+    assert 1 <= len(refused) <= 20, lines  # 10 per 10 s window
+    wait_for("the summary of the others", lambda: any(
+        "more connections (too_many_handshakes)" in l for l in a.log().splitlines()), timeout=20)
+
+
 def test_a_second_node_with_a_connected_id_is_refused(binary, tmp, nodes):
     a, b = cluster(binary, tmp, nodes, 2)
     twin = Node(binary, os.path.join(tmp, "twin"), name="twin", seeds=[a.address])
@@ -314,6 +339,7 @@ if __name__ == "__main__":
         test_disjoint_protocol_versions_are_rejected_with_both_ranges,
         test_wrong_network_and_wrong_key_are_refused_and_counted,
         test_hostile_peers_are_refused_and_the_node_keeps_serving,
+        test_a_flood_of_idle_connections_is_capped,
         test_a_second_node_with_a_connected_id_is_refused,
         test_peers_reconnect_after_a_restart,
         test_key_rotation_without_downtime,

@@ -26,6 +26,7 @@
 #include <random>
 #include <sstream>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,6 +189,18 @@ int run_node(const config::node_config& cfg) {
                       cfg.log.file)) {
     std::cerr << "myceliumd: cannot open log file " << cfg.log.file << "\n";
     return exit_failure;
+  }
+  // Every connection, the database and the console take a file descriptor;
+  // the common soft limit of 1024 is low for a node with many peers, so it
+  // is raised to the hard limit (as most network daemons do).
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+                      files.rlim_cur < files.rlim_max) {
+    auto soft = files.rlim_cur;
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) == 0)
+      log::debug("main", "open files limit raised from " +
+                             std::to_string(soft) + " to " +
+                             std::to_string(files.rlim_cur));
   }
   // One node per data dir: an advisory lock held for the process's life.
   auto lock_path = cfg.data_dir + "/LOCK";

@@ -42,6 +42,9 @@ struct transport_state {
   /// goes after membership.retain_failed_ms (a peer that is gone for good).
   std::map<std::string, int64_t> known_peers;
   uint64_t last_queue_full_drops = 0;
+  /// Refusal lines per reason: 10 per 10 s, the rest summed up (a flood of
+  /// hostile connections must not drown the log).
+  log::limiter refusals{10, std::chrono::seconds(10)};
 };
 
 using self_ptr = caf::io::stateful_broker<transport_state>*;
@@ -63,7 +66,7 @@ std::string short_id(const std::string& id) {
   return id.substr(0, 8);
 }
 
-void log_event(const transport::event& e) {
+void log_event(self_ptr self, const transport::event& e) {
   using type = transport::event::type;
   auto who = e.name.empty() ? short_id(e.node_id)
                             : e.name + " (" + short_id(e.node_id) + ")";
@@ -82,7 +85,8 @@ void log_event(const transport::event& e) {
         e.why == transport::reason::closed)
       log::debug("transport",
                  "closed connection " + e.address + ": " + e.detail);
-    else
+    else if (self->state.refusals.allow(transport::to_string(e.why),
+                                        std::chrono::steady_clock::now()))
       log::warning("transport", "refused connection " + e.address +
                                     (e.node_id.empty() ? "" : " " + who) +
                                     ": " + transport::to_string(e.why) + ": " +
@@ -249,7 +253,7 @@ void perform(self_ptr self, transport::effects fx) {
                                st.ctx->cfg.transport.connect_timeout_ms);
   st.frames_in->inc(fx.deliveries.size());
   for (auto& e : fx.events) {
-    log_event(e);
+    log_event(self, e);
     count_event(self, e);
     if (e.what == transport::event::type::peer_up)
       if (auto m = registered(self->home_system(), "membership"))
@@ -516,6 +520,14 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
                                                           self->clock().now()));
       },
       [=](tick_atom) {
+        for (auto& [why, n] :
+             self->state.refusals.expired(std::chrono::steady_clock::now()))
+          log::warning("transport",
+                       "refused " + std::to_string(n) + " more connections (" +
+                           why +
+                           ") in the last 10 s without a line each; "
+                           "all are counted in "
+                           "mycelium_transport_rejections_total");
         expire_pings(self);
         perform(self, self->state.core->on_tick(self->clock().now()));
         sample_gauges(self);

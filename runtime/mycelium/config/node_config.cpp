@@ -726,6 +726,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     auto& t = cfg.transport;
     o.integer("max_frame_bytes", t.max_frame_bytes, 1024, 1 << 30);
     o.integer("handshake_timeout_ms", t.handshake_timeout_ms, 10, 600000);
+    o.integer("max_pending_handshakes", t.max_pending_handshakes, 1, 1000000);
     o.integer("connect_timeout_ms", t.connect_timeout_ms, 10, 600000);
     o.integer("reconnect_initial_ms", t.reconnect_initial_ms, 1, 3600000);
     o.integer("reconnect_max_ms", t.reconnect_max_ms, 1, 3600000);

@@ -117,6 +117,10 @@ struct transport_config {
   int64_t max_frame_bytes = 8 << 20;
   /// TLS handshake plus Hello exchange must finish within this time.
   int64_t handshake_timeout_ms = 5000;
+  /// Inbound connections still in their handshake at once; more are
+  /// closed on arrival (`too_many_handshakes`), so a flood of idle
+  /// connections cannot take every file descriptor of the node.
+  int64_t max_pending_handshakes = 256;
   /// An outbound connect attempt gives up after this long.
   int64_t connect_timeout_ms = 3000;
   /// Reconnect backoff: first retry after this delay ...

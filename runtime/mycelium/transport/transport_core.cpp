@@ -51,6 +51,8 @@ const char* to_string(reason r) {
     return "local_close";
   case reason::bad_admin_key:
     return "bad_admin_key";
+  case reason::too_many_handshakes:
+    return "too_many_handshakes";
   }
   return "unknown";
 }
@@ -187,9 +189,27 @@ effects transport_core::on_accept(uint64_t conn, const std::string& address,
                : crypto::tls_channel::server(psks_);
   c->tls->set_plaintext_sink(&c->decoder.input());
   auto* raw = c.get();
+  // At most max_pending_handshakes inbound connections in their handshake:
+  // beyond, the oldest is closed. A flood of idle connections then churns
+  // through the slots while a real peer's or console's handshake, done in
+  // milliseconds, gets through (closing the newest would lock them out).
+  connection* oldest = nullptr;
+  size_t pending = 0;
+  for (auto& [id, other] : conns_)
+    if (!other->outbound && (other->ph == connection::phase::tls ||
+                             other->ph == connection::phase::hello)) {
+      ++pending;
+      if (oldest == nullptr || other->opened < oldest->opened)
+        oldest = other.get();
+    }
   conns_.emplace(conn, std::move(c));
   ++stats_.accepted;
   effects fx;
+  if (pending >= static_cast<size_t>(settings_.cfg.max_pending_handshakes))
+    fail(*oldest, reason::too_many_handshakes,
+         std::to_string(pending) + " inbound handshakes in progress; the "
+                                   "oldest is closed",
+         fx);
   if (raw->tls->established()) { // the plaintext baseline
     on_established_tls(*raw, fx, now);
     flush(*raw, fx);

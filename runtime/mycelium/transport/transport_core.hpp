@@ -92,6 +92,8 @@ enum class reason : uint8_t {
   local_close = 19,
   /// A console connection with a wrong admin key.
   bad_admin_key = 20,
+  /// Inbound while `max_pending_handshakes` others were in their handshake.
+  too_many_handshakes = 21,
 };
 
 const char* to_string(reason r);

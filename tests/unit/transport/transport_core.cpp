@@ -318,6 +318,32 @@ TEST_CASE("a handshake that never completes times out") {
   CHECK(net.rejections(a, reason::handshake_timeout) == 1);
 }
 
+TEST_CASE("beyond max_pending_handshakes the oldest inbound handshake is "
+          "closed") {
+  network net;
+  auto cfg = make_settings("a");
+  cfg.cfg.max_pending_handshakes = 2;
+  auto a = net.add(cfg);
+  auto b = net.add(make_settings("b"));
+  net.apply(a, net.core(a).on_accept(97, "idle-1", net.now));
+  net.tick(100ms);
+  net.apply(a, net.core(a).on_accept(98, "idle-2", net.now));
+  CHECK(net.rejections(a, reason::too_many_handshakes) == 0);
+  auto third = net.core(a).on_accept(99, "idle-3", net.now);
+  CHECK(third.closes == std::vector<uint64_t>{97});
+  net.apply(a, std::move(third));
+  CHECK(net.rejections(a, reason::too_many_handshakes) == 1);
+  // A peer dialing in while idle connections hold every slot still gets
+  // through: it pushes the oldest out and completes in time.
+  net.connect(b, a);
+  CHECK(net.core(a).peers().size() == 1);
+  CHECK(net.rejections(a, reason::too_many_handshakes) == 2);
+  // Once the last idle one times out, a new handshake closes nothing.
+  net.tick(3s);
+  CHECK(net.rejections(a, reason::handshake_timeout) == 1);
+  CHECK(net.core(a).on_accept(100, "later", net.now).closes.empty());
+}
+
 TEST_CASE("a second connection claiming a connected id is refused") {
   network net;
   auto a = net.add(make_settings("a"));
