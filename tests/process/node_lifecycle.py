@@ -7,6 +7,7 @@ Usage: node_lifecycle.py PATH/TO/myceliumd [test names...]
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -140,6 +141,23 @@ def test_corrupt_database_is_refused_with_its_path(binary, tmp, nodes):
         assert f.read(22) == b"this is not a database"  # left untouched
 
 
+def test_damaged_stored_incarnation_is_refused_with_the_cause(binary, tmp, nodes):
+    n = Node(binary, tmp)
+    nodes.append(n)
+    n.start()
+    n.wait_running()
+    n.signal(signal.SIGTERM)
+    assert n.wait_exit() == 0
+    db = sqlite3.connect(os.path.join(n.data_dir, "mycelium.db"))
+    db.execute("INSERT OR REPLACE INTO actor_state(owner, key, value, revision) "
+               "VALUES ('membership', 'incarnation', 'seven', 1)")
+    db.commit()
+    db.close()
+    r = run([binary, "--config", n.config_path], timeout=60)
+    assert r.returncode == 1, r
+    assert "the stored incarnation 'seven' is not a number" in n.log(), n.log()[-3000:]
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -265,6 +283,7 @@ if __name__ == "__main__":
         test_kill_9_and_restart_keeps_state,
         test_a_second_node_on_the_same_data_dir_is_refused,
         test_corrupt_database_is_refused_with_its_path,
+        test_damaged_stored_incarnation_is_refused_with_the_cause,
         test_idle_nodes_do_not_spin,
         test_full_disk_refuses_writes_and_keeps_serving,
     ])

@@ -12,6 +12,8 @@
 
 #include <caf/all.hpp>
 
+#include <charconv>
+
 #include <set>
 
 #include <map>
@@ -178,14 +180,11 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
   if (!started_ok(self, store))
     return {};
   st.store = std::move(*store);
-  uint64_t incarnation = 0;
-  auto saved = st.store->load("membership", "incarnation");
-  if (!started_ok(self, saved))
+  auto incarnation = stored_incarnation(*st.store);
+  if (!started_ok(self, incarnation))
     return {};
-  if (saved->has_value())
-    incarnation = std::stoull((*saved)->value);
   membership::update me{ctx->identity->node_id(), ctx->cfg.listen.to_string(),
-                        ctx->cfg.name, incarnation, membership::state::alive};
+                        ctx->cfg.name, *incarnation, membership::state::alive};
   st.core = std::make_unique<swim_core>(
       ctx->cfg.membership, me,
       static_cast<uint64_t>(ctx->wall_clock()) ^ 0x5eed);
@@ -193,7 +192,7 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
   register_as(self->home_system(), "membership",
               caf::actor_cast<caf::actor>(self));
   log::info("membership",
-            "starting at incarnation " + std::to_string(incarnation));
+            "starting at incarnation " + std::to_string(*incarnation));
   self->set_down_handler(
       [=](caf::down_msg& msg) { forget(self->state.subscribers, msg.source); });
   // Peers connected before we (re)started: join through them.
@@ -257,6 +256,23 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
 
 child_spec membership_child(node_context_ptr ctx) {
   return worker_child("membership", membership_impl, std::move(ctx));
+}
+
+result<uint64_t> stored_incarnation(store::state_store& store) {
+  auto saved = store.load("membership", "incarnation");
+  if (!saved)
+    return saved.err();
+  if (!saved->has_value())
+    return uint64_t{0};
+  auto& text = (*saved)->value;
+  uint64_t value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size())
+    return store::make_error(store::errc::corrupt, "the stored incarnation '" +
+                                                       text.substr(0, 40) +
+                                                       "' is not a number");
+  return value;
 }
 
 } // namespace mycelium::actors

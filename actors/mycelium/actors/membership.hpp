@@ -17,9 +17,14 @@
 
 #include "mycelium/actors/node_context.hpp"
 #include "mycelium/actors/supervisor.hpp"
+#include "mycelium/store/state_store.hpp"
 
 namespace mycelium::actors {
 
 child_spec membership_child(node_context_ptr ctx);
+
+/// This node's persisted incarnation (0 before the first one is saved); a
+/// stored value that is not a number is `corrupt`, named in the error.
+result<uint64_t> stored_incarnation(store::state_store& store);
 
 } // namespace mycelium::actors

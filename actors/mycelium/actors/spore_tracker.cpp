@@ -1,5 +1,6 @@
 #include "mycelium/actors/spore_tracker.hpp"
 
+#include "mycelium/actors/membership.hpp"
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
@@ -305,13 +306,12 @@ caf::behavior spore_impl(self_ptr self, node_context_ptr ctx) {
     }
     loaded.push_back(std::move(*s));
   }
-  uint64_t incarnation = 0;
-  if (auto inc = st.store->load("membership", "incarnation");
-      inc && inc->has_value())
-    incarnation = std::stoull((*inc)->value);
+  auto incarnation = stored_incarnation(*st.store);
+  if (!started_ok(self, incarnation))
+    return {};
   spores::latent_spore me;
   me.node_id = ctx->identity->node_id();
-  me.pointer = {{ctx->cfg.listen.to_string()}, ctx->cfg.name, incarnation, {}};
+  me.pointer = {{ctx->cfg.listen.to_string()}, ctx->cfg.name, *incarnation, {}};
   auto wall = ctx->wall_clock();
   st.core = std::make_unique<tracker_core>(
       tracker_config_of(ctx->cfg), me, master_of(ctx->cfg),
