@@ -170,6 +170,16 @@ class Node:
             return ""
 
 
+def running_node(binary, root, nodes, **overrides):
+    """One node started (and registered for cleanup in `nodes`), once it
+    runs."""
+    n = Node(binary, root, **overrides)
+    nodes.append(n)
+    n.start()
+    n.wait_running()
+    return n
+
+
 def cluster(binary, tmp, nodes, count, **overrides):
     """Starts `count` nodes that seed each other; waits until all are
     connected to all."""

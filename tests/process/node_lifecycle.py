@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import time
 
-from harness import Node, cluster, main, run, wait_for
+from harness import Node, cluster, main, run, running_node, wait_for
 
 
 def test_help_and_version_exit_zero(binary, tmp, nodes):
@@ -46,10 +46,7 @@ def test_bad_config_exits_2_names_the_cause_and_creates_nothing(binary, tmp, nod
 
 
 def test_sigterm_stops_cleanly_with_exit_code_zero(binary, tmp, nodes):
-    n = Node(binary, tmp)
-    nodes.append(n)
-    n.start()
-    n.wait_running()
+    n = running_node(binary, tmp, nodes)
     n.signal(signal.SIGTERM)
     assert n.wait_exit() == 0
     assert "stopped" in n.log()
@@ -58,19 +55,13 @@ def test_sigterm_stops_cleanly_with_exit_code_zero(binary, tmp, nodes):
 
 
 def test_sigint_stops_cleanly_too(binary, tmp, nodes):
-    n = Node(binary, tmp)
-    nodes.append(n)
-    n.start()
-    n.wait_running()
+    n = running_node(binary, tmp, nodes)
     n.signal(signal.SIGINT)
     assert n.wait_exit() == 0
 
 
 def test_crashed_child_is_restarted_with_its_state(binary, tmp, nodes):
-    n = Node(binary, tmp)
-    nodes.append(n)
-    n.start()
-    n.wait_running()
+    n = running_node(binary, tmp, nodes)
     before = wait_for("two samples", lambda: (n.status() or {}).get("samples_recorded", 0) >= 2 and n.status())
     n.signal(signal.SIGUSR1)  # fault injection: crash the health monitor
     c = wait_for("the restart to show",
@@ -84,20 +75,14 @@ def test_crashed_child_is_restarted_with_its_state(binary, tmp, nodes):
 
 
 def test_fault_injection_is_refused_when_disabled(binary, tmp, nodes):
-    n = Node(binary, tmp, allow_fault_injection=False)
-    nodes.append(n)
-    n.start()
-    n.wait_running()
+    n = running_node(binary, tmp, nodes, allow_fault_injection=False)
     n.signal(signal.SIGUSR1)
     wait_for("the refusal in the log", lambda: "fault injection is disabled" in n.log())
     assert n.component()["restarts"] == 0
 
 
 def test_kill_9_and_restart_keeps_state(binary, tmp, nodes):
-    n = Node(binary, tmp)
-    nodes.append(n)
-    n.start()
-    n.wait_running()
+    n = running_node(binary, tmp, nodes)
     n.signal(signal.SIGUSR1)
     wait_for("the restart", lambda: (n.component() or {}).get("restarts") == 1)
     before = wait_for("samples", lambda: (n.status() or {}).get("samples_recorded", 0) >= 3 and n.status())
@@ -115,10 +100,7 @@ def test_kill_9_and_restart_keeps_state(binary, tmp, nodes):
 
 
 def test_a_second_node_on_the_same_data_dir_is_refused(binary, tmp, nodes):
-    a = Node(binary, tmp)
-    nodes.append(a)
-    a.start()
-    a.wait_running()
+    a = running_node(binary, tmp, nodes)
     b = subprocess_run_same(binary, a)
     assert b.returncode == 1, b
     assert "in use by another myceliumd" in (b.stderr + a.log()), b
@@ -142,10 +124,7 @@ def test_corrupt_database_is_refused_with_its_path(binary, tmp, nodes):
 
 
 def test_damaged_stored_incarnation_is_refused_with_the_cause(binary, tmp, nodes):
-    n = Node(binary, tmp)
-    nodes.append(n)
-    n.start()
-    n.wait_running()
+    n = running_node(binary, tmp, nodes)
     n.signal(signal.SIGTERM)
     assert n.wait_exit() == 0
     db = sqlite3.connect(os.path.join(n.data_dir, "mycelium.db"))

@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from harness import (ADMIN_HEX, KEY2_HEX, KEY_HEX, Node, cluster, main, run,
-                     wait_for)
+                     running_node, wait_for)
 
 
 def probe_path(binary):
@@ -259,10 +259,7 @@ def test_fault_partition_and_clear(binary, tmp, nodes):
 
 
 def test_kill_and_fault_are_refused_without_fault_injection(binary, tmp, nodes):
-    a = Node(binary, tmp, allow_fault_injection=False)
-    nodes.append(a)
-    a.start()
-    a.wait_running()
+    a = running_node(binary, tmp, nodes, allow_fault_injection=False)
     rc, _, err, _ = a.console("kill", "health")
     assert rc == 1 and "fault injection is disabled" in err, err
     rc, _, err, _ = a.console("fault", "clear")
@@ -270,10 +267,7 @@ def test_kill_and_fault_are_refused_without_fault_injection(binary, tmp, nodes):
 
 
 def test_wrong_admin_key_exits_3_and_unreachable_exits_4(binary, tmp, nodes):
-    a = Node(binary, tmp)
-    nodes.append(a)
-    a.start()
-    a.wait_running()
+    a = running_node(binary, tmp, nodes)
     console = os.path.join(os.path.dirname(binary), "mycelium")
     r = run([console, "--node", a.address, "--admin-key", os.path.join(tmp, "net.key"), "status"])
     assert r.returncode == 3 and "authentication failed" in r.stderr, r
@@ -293,10 +287,7 @@ def test_wrong_admin_key_exits_3_and_unreachable_exits_4(binary, tmp, nodes):
 
 
 def test_interactive_console_keeps_history(binary, tmp, nodes):
-    a = Node(binary, tmp)
-    nodes.append(a)
-    a.start()
-    a.wait_running()
+    a = running_node(binary, tmp, nodes)
     console = os.path.join(os.path.dirname(binary), "mycelium")
     env = dict(os.environ, HOME=tmp)
     r = subprocess.run([console, "--config", a.config_path], input="status\nactors\nhistory\n!1\nexit\n",
@@ -311,10 +302,7 @@ def test_interactive_console_keeps_history(binary, tmp, nodes):
 def test_openssl_s_client_completes_a_handshake(binary, tmp, nodes):
     if shutil.which("openssl") is None:
         raise AssertionError("openssl is not installed (tools/test installs it)")
-    a = Node(binary, tmp)
-    nodes.append(a)
-    a.start()
-    a.wait_running()
+    a = running_node(binary, tmp, nodes)
     node_id = re.search(r"as node ([0-9a-f]{32})", a.log()).group(1)
     # s_client sends a line the node cannot take as a frame; the node closes.
     r = subprocess.run(["openssl", "s_client", "-tls1_2", "-ign_eof", "-psk", KEY_HEX,
