@@ -258,6 +258,27 @@ def test_fault_partition_and_clear(binary, tmp, nodes):
     assert "n2" in a.peers()
 
 
+def test_bad_fault_rules_are_refused_and_change_nothing(binary, tmp, nodes):
+    a, b = cluster(binary, tmp, nodes, 2)
+    # Refused by the console before anything is sent (exit 2, usage).
+    for args in [("drop", "n2", "abc"), ("duplicate", "n2", "nan"),
+                 ("delay", "n2", "inf"), ("drop", "n2", "0.5", "sideways")]:
+        rc, _, err, _ = a.console("fault", *args)
+        assert rc == 2, (args, rc, err)
+    # Refused by the node, naming the field (exit 1): a rule is applied
+    # whole or not at all, and the transport keeps running.
+    for args, field in [(("drop", "n2", "2.5"), "drop"), (("drop", "n2", "-1", "in"), "drop_in"),
+                        (("duplicate", "n2", "1.5"), "duplicate"), (("delay", "n2", "-5"), "delay_ms")]:
+        rc, _, err, _ = a.console("fault", *args)
+        assert rc == 1 and field in err and "must be" in err, (args, rc, err)
+    doc = a.console("--json", "peers", expect=0)[3]["result"]
+    assert doc["faults"] == [], doc
+    transport = [r for r in a.console("--json", "actors", expect=0)[3]["result"]
+                 if r["path"] == "node/transport"][0]
+    assert transport["restarts"] == 0, transport
+    a.console("ping", "n2", expect=0)
+
+
 def test_kill_and_fault_are_refused_without_fault_injection(binary, tmp, nodes):
     a = running_node(binary, tmp, nodes, allow_fault_injection=False)
     rc, _, err, _ = a.console("kill", "health")
@@ -333,6 +354,7 @@ if __name__ == "__main__":
         test_key_rotation_without_downtime,
         test_console_commands_in_table_and_json,
         test_fault_partition_and_clear,
+        test_bad_fault_rules_are_refused_and_change_nothing,
         test_kill_and_fault_are_refused_without_fault_injection,
         test_wrong_admin_key_exits_3_and_unreachable_exits_4,
         test_interactive_console_keeps_history,

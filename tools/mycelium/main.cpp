@@ -18,6 +18,7 @@
 #include "mycelium/wire/hello.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -490,7 +491,7 @@ json make_request(const std::vector<std::string>& words) {
       try {
         size_t used = 0;
         double v = std::stod(text, &used);
-        if (used != text.size())
+        if (used != text.size() || !std::isfinite(v))
           throw std::invalid_argument(text);
         return v;
       } catch (const std::exception&) {
@@ -507,6 +508,8 @@ json make_request(const std::vector<std::string>& words) {
       rule["peer"] = words[2];
       auto p = number(words[3]);
       auto dir = words.size() == 5 ? words[4] : "out";
+      if (dir != "in" && dir != "out")
+        throw usage("drop direction must be in or out, not '" + dir + "'");
       rule[dir == "in" ? "drop_in" : "drop"] = p;
     } else if (kind == "delay" && words.size() == 4) {
       rule["peer"] = words[2];
