@@ -110,6 +110,11 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
     answer_error(self, conn, "usage", std::string{"bad request: "} + e.what());
     return;
   }
+  if (!req.is_object() || (req.contains("cmd") && !req["cmd"].is_string())) {
+    answer_error(self, conn, "usage",
+                 "bad request: expected an object with a string \"cmd\"");
+    return;
+  }
   auto cmd = req.value("cmd", std::string{});
   std::vector<std::string> args;
   if (req.contains("args") && req["args"].is_array())
