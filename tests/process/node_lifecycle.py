@@ -220,6 +220,13 @@ def test_full_disk_refuses_writes_and_keeps_serving(binary, tmp, nodes):
         assert "n2" in a.peers()
         assert get(a, "from-n2") is None
         assert a.log().count("cannot persist gdb entries") == 1, a.log()
+        # The operator is told: a critical alert per failing component,
+        # fired and notified although the alert state cannot be saved.
+        firing = lambda: {x["labels"].get("component") for x in
+                          a.console("--json", "alerts", expect=0)[3]["result"]["alerts"]
+                          if x["alertname"] == "StoreWriteFailing" and x["state"] == "firing"}
+        wait_for("StoreWriteFailing firing for gdb", lambda: "gdb" in firing())
+        wait_for("its notification in the log channel", lambda: "StoreWriteFailing" in a.log())
 
         # A node that joins now is learned (spore, member) in memory only.
         c = Node(binary, os.path.join(tmp, "n3"), name="n3", seeds=[a.address, b.address])
@@ -241,6 +248,7 @@ def test_full_disk_refuses_writes_and_keeps_serving(binary, tmp, nodes):
         a.console("db", "put", "k", "v", expect=0)
         wait_for("anti-entropy to bring from-n2 to n1", lambda: get(a, "from-n2") == "x", timeout=20)
         wait_for("n1 to save its spores", lambda: "spores: writes to the store succeed again" in a.log())
+        wait_for("StoreWriteFailing to resolve", lambda: not firing(), timeout=20)
         # Alone after a restart, n1 still knows n3: the spore unsaved while
         # the disk was full was saved once space was back.
         for m in (b, a):

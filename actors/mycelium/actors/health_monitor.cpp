@@ -32,7 +32,7 @@ struct health_state {
   /// A status file rewrite is scheduled (flush_atom in flight).
   bool status_pending = false;
   store_failures failures{"health"};
-  store_failures status_failures{"health"};
+  store_failures status_failures{"health-status"};
 };
 
 using self_ptr = caf::stateful_actor<health_state>*;

@@ -6,6 +6,11 @@ namespace mycelium::actors {
 
 bool store_failures::record(const node_context& ctx, const std::string& what,
                             const std::string& failure) {
+  ctx.metrics
+      ->get_gauge("mycelium_store_write_failing",
+                  "1 while the component's last write to its store failed.",
+                  {{"component", component_}})
+      .set(failure.empty() ? 0 : 1);
   if (failure.empty()) {
     if (failing_)
       log::info(component_, "writes to the store succeed again (" + what + ")");

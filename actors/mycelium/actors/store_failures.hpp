@@ -8,8 +8,10 @@
 /// when an operator needs those). So components record failed writes here
 /// and carry on as their design says (refuse and roll back a write, or keep
 /// the state in memory and save it with the next write). The first failure
-/// is logged as an error, the recovery once, and every failure is counted in
-/// `mycelium_store_write_failures_total{component}`.
+/// is logged as an error, the recovery once, every failure is counted in
+/// `mycelium_store_write_failures_total{component}`, and
+/// `mycelium_store_write_failing{component}` is 1 until a write succeeds
+/// again (the built-in StoreWriteFailing alert watches it).
 
 #include "mycelium/actors/node_context.hpp"
 

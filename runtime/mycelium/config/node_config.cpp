@@ -97,6 +97,9 @@ alerting_section alerting_section::defaults() {
        "critical", "component {{component}} is not running");
   rule("DiskSpaceLow", "mycelium_disk_free_ratio", comparison::lt, 0.05, 60000,
        "critical", "data dir disk {{value}} free");
+  rule("StoreWriteFailing", "mycelium_store_write_failing", comparison::eq, 1,
+       0, "critical",
+       "{{component}} cannot persist its state (disk full?); it serves on");
   alerting::anomaly_rule burst;
   burst.name = "SecurityEventBurst";
   burst.metric = "mycelium_security_events_total";

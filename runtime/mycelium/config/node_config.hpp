@@ -244,7 +244,7 @@ struct alerting_section {
   alerting::alerting_config rules;
 
   /// Built-in rules: NodeDown, PeerDisconnected, ComponentDown, DiskSpaceLow,
-  /// SecurityEvents; NodeDown inhibits the non-critical alerts of its peer.
+  /// StoreWriteFailing, SecurityEvents; NodeDown inhibits the non-critical alerts of its peer.
   static alerting_section defaults();
   static alerting_section local();
 };
