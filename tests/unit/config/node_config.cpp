@@ -230,8 +230,8 @@ TEST_CASE("the alerting section: defaults, channels, rules, route") {
   fixture f;
   auto plain = f.load(f.valid_body());
   REQUIRE(plain);
-  CHECK(plain->alerting.rules.rules.size() ==
-        5); // NodeDown ... StoreWriteFailing
+  // NodeDown, PeerDisconnected, ComponentDown, DiskSpaceLow, StoreWriteFailing
+  CHECK(plain->alerting.rules.rules.size() == 5);
   CHECK(plain->alerting.rules.inhibit.size() == 1);
   CHECK(plain->metrics.listen.empty());
   auto cfg = f.load(f.valid_body(R"(,
