@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("replayed %zu corpus files truncated at every length up to "
-              "%zu bytes and %zu lengths above (%d runs)\n",
+              "%zu bytes and at most %zu spaced lengths above (%d runs)\n",
               files.size(), every_length, spaced_lengths, runs);
   std::printf("tests: %zu passed, 0 failed\n", files.size());
   return 0;
