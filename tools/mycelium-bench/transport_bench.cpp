@@ -641,7 +641,7 @@ int run_transport(bool as_json, const char* self_exe, int pings) {
                   out["baseline_rtt_p50_us"].get<double>(),
                   out["baseline_rtt_p99_us"].get<double>(),
                   out["rtt_ratio"].get<double>());
-    if (size == (size_t{1} << 20))
+    if (size == (size_t{1} << 20)) {
       std::printf("  AEAD limit (%s, one core) %.1f MB/s, ratio %.2f; ping "
                   "on a 2nd connection p99 idle %.0f us, during bulk %.0f "
                   "us\n",
@@ -649,20 +649,19 @@ int run_transport(bool as_json, const char* self_exe, int pings) {
                   out["ratio_to_aead_limit"].get<double>(),
                   out["ping_p99_idle_us"].get<double>(),
                   out["ping_p99_during_bulk_us"].get<double>());
-    if (size == (size_t{1} << 20))
       std::printf("  CPU per byte: sender %.2f ns, receiver %.2f ns; %u "
                   "cores never idle would carry %.0f MB/s\n",
                   out["sender_cpu_ns_per_byte"].get<double>(),
                   out["receiver_cpu_ns_per_byte"].get<double>(),
                   out["cores"].get<unsigned>(),
                   out["cores_ceiling_mb_s"].get<double>());
-    if (size == (size_t{1} << 20))
       std::printf("  raw loopback TCP (1 MiB writes, no cipher) %.0f MB/s at "
                   "%.2f ns of CPU per byte; with only the cipher added on "
                   "both sides the cores would carry at most %.0f MB/s\n",
                   out["raw_tcp_mb_s"].get<double>(),
                   out["raw_tcp_cpu_ns_per_byte"].get<double>(),
                   out["cipher_and_kernel_bound_mb_s"].get<double>());
+    }
   }
   return 0;
 }
