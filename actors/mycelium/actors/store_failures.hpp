@@ -37,6 +37,9 @@ public:
 private:
   std::string component_;
   bool failing_ = false;
+  /// The component's series, registered at the first write.
+  metrics::gauge* failing_gauge_ = nullptr;
+  metrics::counter* failures_ = nullptr;
 };
 
 } // namespace mycelium::actors

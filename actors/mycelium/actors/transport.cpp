@@ -365,70 +365,16 @@ caf::result<std::string> apply_fault(self_ptr self, const std::string& text) {
     return make_error(errc::refused, "fault injection is disabled (set "
                                      "allow_fault_injection in the node "
                                      "config)");
-  json cmd;
-  try {
-    cmd = json::parse(text);
-  } catch (const json::exception& e) {
-    return make_error(errc::refused,
-                      std::string{"bad fault rule: "} + e.what());
-  }
-  if (!cmd.is_object())
-    return make_error(errc::refused, "bad fault rule: expected an object");
-  // Every field is checked before the rule is applied: whole or not at all.
-  auto bad = [&](const char* key, const std::string& expected) {
-    return make_error(errc::refused, std::string{"bad fault rule: "} + key +
-                                         " must be " + expected + ", not " +
-                                         cmd[key].dump());
-  };
-  auto probability = [&](const char* key, double& out) -> caf::error {
-    if (!cmd.contains(key))
-      return {};
-    auto& v = cmd[key];
-    if (!v.is_number() || !(v.get<double>() >= 0.0 && v.get<double>() <= 1.0))
-      return bad(key, "a probability from 0 to 1");
-    out = v.get<double>();
-    return {};
-  };
-  auto string_field = [&](const char* key, std::string& out) -> caf::error {
-    if (!cmd.contains(key))
-      return {};
-    if (!cmd[key].is_string())
-      return bad(key, "a string");
-    out = cmd[key].get<std::string>();
-    return {};
-  };
-  if (cmd.contains("clear") && !cmd["clear"].is_boolean())
-    return bad("clear", "true or false");
-  if (cmd.value("clear", false)) {
+  auto cmd = transport::parse_fault_command(text);
+  if (!cmd)
+    return make_error(errc::refused, cmd.err().message());
+  if (cmd->clear) {
     st.core->clear_faults();
     log::warning("transport", "fault injection: all rules cleared");
     return std::string{"all fault rules cleared"};
   }
-  transport::fault_rule rule;
-  std::string peer = "*";
-  std::string partition;
-  if (auto err = string_field("peer", peer))
-    return err;
-  if (auto err = string_field("partition", partition))
-    return err;
-  for (auto [key, out] : {std::pair{"drop", &rule.drop_out},
-                          {"drop_in", &rule.drop_in},
-                          {"duplicate", &rule.duplicate}})
-    if (auto err = probability(key, *out))
-      return err;
-  if (cmd.contains("delay_ms")) {
-    auto& v = cmd["delay_ms"];
-    if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
-        v.get<int64_t>() > 3600000)
-      return bad("delay_ms", "whole milliseconds from 0 to 3600000");
-    rule.delay_ms = v.get<int64_t>();
-  }
-  rule.block_out = partition == "out" || partition == "both";
-  rule.block_in = partition == "in" || partition == "both";
-  if (!partition.empty() && !rule.block_out && !rule.block_in)
-    return make_error(errc::refused,
-                      "partition must be in, out or both, not '" + partition +
-                          "'");
+  auto rule = cmd->rule;
+  auto peer = rule.peer;
   // Accept a node name or an id prefix as well as a full id.
   if (peer != "*") {
     auto match = resolve_peer(self, peer);
@@ -440,7 +386,7 @@ caf::result<std::string> apply_fault(self_ptr self, const std::string& text) {
   }
   rule.peer = peer;
   st.core->set_fault(rule);
-  auto what = "fault rule for " + peer + ": " + cmd.dump();
+  auto what = "fault rule for " + peer + ": " + text;
   log::warning("transport", "fault injection: " + what);
   return what;
 }

@@ -1,5 +1,6 @@
 #include "mycelium/transport/transport_core.hpp"
 
+#include "mycelium/config/json.hpp"
 #include "mycelium/crypto/errc.hpp"
 
 #include <algorithm>
@@ -55,6 +56,56 @@ const char* to_string(reason r) {
     return "too_many_handshakes";
   }
   return "unknown";
+}
+
+result<fault_command> parse_fault_command(const std::string& text) {
+  auto refuse = [](const std::string& what) {
+    return error{"transport", static_cast<uint8_t>(errc::bad_fault_rule),
+                 "bad fault rule: " + what};
+  };
+  auto cmd = json::parse(text, nullptr, false);
+  if (!cmd.is_object())
+    return refuse("expected a JSON object");
+  auto bad = [&](const char* key, const std::string& expected) {
+    return refuse(std::string{key} + " must be " + expected + ", not " +
+                  cmd[key].dump());
+  };
+  fault_command out;
+  if (cmd.contains("clear")) {
+    if (!cmd["clear"].is_boolean())
+      return bad("clear", "true or false");
+    out.clear = cmd["clear"].get<bool>();
+  }
+  auto& rule = out.rule;
+  std::string partition;
+  for (auto [key, field] :
+       {std::pair{"peer", &rule.peer}, {"partition", &partition}})
+    if (cmd.contains(key)) {
+      if (!cmd[key].is_string())
+        return bad(key, "a string");
+      *field = cmd[key].get<std::string>();
+    }
+  for (auto [key, field] : {std::pair{"drop", &rule.drop_out},
+                            {"drop_in", &rule.drop_in},
+                            {"duplicate", &rule.duplicate}})
+    if (cmd.contains(key)) {
+      auto& v = cmd[key];
+      if (!v.is_number() || !(v.get<double>() >= 0.0 && v.get<double>() <= 1.0))
+        return bad(key, "a probability from 0 to 1");
+      *field = v.get<double>();
+    }
+  if (cmd.contains("delay_ms")) {
+    auto& v = cmd["delay_ms"];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+        v.get<int64_t>() > 3600000)
+      return bad("delay_ms", "whole milliseconds from 0 to 3600000");
+    rule.delay_ms = v.get<int64_t>();
+  }
+  rule.block_out = partition == "out" || partition == "both";
+  rule.block_in = partition == "in" || partition == "both";
+  if (!partition.empty() && !rule.block_out && !rule.block_in)
+    return refuse("partition must be in, out or both, not '" + partition + "'");
+  return out;
 }
 
 std::string peer_identity(const std::string& network_id,

@@ -140,6 +140,25 @@ struct fault_rule {
   bool block_in = false;
 };
 
+/// Errors of the transport's own decoders (domain "transport").
+enum class errc : uint8_t {
+  /// A fault command that is not a valid rule.
+  bad_fault_rule = 1,
+};
+
+/// A console fault command: clear every rule, or set `rule`.
+struct fault_command {
+  bool clear = false;
+  fault_rule rule;
+};
+
+/// Reads a fault command (JSON object: clear, peer, partition in/out/both,
+/// drop, drop_in, duplicate as probabilities from 0 to 1, delay_ms from 0 to
+/// 3600000). Every field is checked before anything is returned, so a rule
+/// applies whole or not at all; the error names the field. `rule.peer` is
+/// as given (a name or id prefix the caller resolves).
+result<fault_command> parse_fault_command(const std::string& text);
+
 /// A verified frame for a local actor.
 struct delivery {
   wire::kind kind = wire::kind::unknown;

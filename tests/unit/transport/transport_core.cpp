@@ -610,3 +610,34 @@ TEST_CASE("the plaintext benchmark baseline speaks the same frames without "
   CHECK(net.core(a).connections(net.now)[0].cipher.find("PLAINTEXT") !=
         std::string::npos);
 }
+
+TEST_CASE("fault commands are read whole or refused naming the field") {
+  auto ok = parse_fault_command(
+      R"({"peer":"n2","drop":0.5,"duplicate":1,"delay_ms":200,"partition":"in"})");
+  REQUIRE(ok);
+  CHECK_FALSE(ok->clear);
+  CHECK(ok->rule.peer == "n2");
+  CHECK(ok->rule.drop_out == 0.5);
+  CHECK(ok->rule.duplicate == 1.0);
+  CHECK(ok->rule.delay_ms == 200);
+  CHECK(ok->rule.block_in);
+  CHECK_FALSE(ok->rule.block_out);
+  auto clear = parse_fault_command(R"({"clear":true})");
+  REQUIRE(clear);
+  CHECK(clear->clear);
+  for (auto [text, field] : std::vector<std::pair<const char*, const char*>>{
+           {R"({"duplicate":null})", "duplicate"},
+           {R"({"drop":2.5})", "drop"},
+           {R"({"drop_in":-1})", "drop_in"},
+           {R"({"delay_ms":-5})", "delay_ms"},
+           {R"({"delay_ms":1.5})", "delay_ms"},
+           {R"({"peer":7})", "peer"},
+           {R"({"clear":"yes"})", "clear"},
+           {R"({"partition":"sideways"})", "partition"},
+           {R"([1,2])", "object"},
+           {"not json", "object"}}) {
+    auto r = parse_fault_command(text);
+    REQUIRE_FALSE(r);
+    CHECK_MESSAGE(r.err().message().find(field) != std::string::npos, text);
+  }
+}
