@@ -73,6 +73,37 @@ def find(doc, name, peer):
     return None
 
 
+# Families a node exports from its start, before any event counted in them
+# (a scrape must not depend on whether a peer was met or a notification sent).
+FAMILIES = ["mycelium_transport_bytes_total", "mycelium_transport_frames_total",
+            "mycelium_transport_rejections_total", "mycelium_security_events_total",
+            "mycelium_transport_queue_full_drops_total", "mycelium_members", "mycelium_membership_probe_rtt_seconds",
+            "mycelium_process_resident_memory_bytes", "mycelium_process_cpu_seconds_total",
+            "mycelium_process_open_fds", "mycelium_data_dir_bytes", "mycelium_disk_free_bytes",
+            "mycelium_component_running", "mycelium_alerts", "mycelium_gdb_entries",
+            "mycelium_spores_known", "mycelium_spore_events_total",
+            "mycelium_console_requests_total", "mycelium_alert_notifications_total"]
+
+
+def test_a_lone_node_exports_its_families_from_the_start(binary, tmp, nodes):
+    port = free_port()
+    n = Node(binary, os.path.join(tmp, "n1"), name="n1", metrics={"listen": f"127.0.0.1:{port}"})
+    nodes.append(n)
+    n.start()
+    n.wait_running()
+    # Every component is up: the rest of the families must be there too.
+    text = wait_for("every component running", lambda: (lambda t: t if all(
+        value(t, f'mycelium_component_running{{component="node/{c}"}}') == 1
+        for c in ("gdb", "spores", "alerting", "console")) else None)(scrape(port)))
+    missing = [f for f in FAMILIES if f"# TYPE {f} " not in text]
+    assert not missing, missing
+    assert value(text, 'mycelium_spore_events_total{event="learned"}') == 0
+    assert value(text, 'mycelium_alert_notifications_total{channel="log",result="failed"}') == 0
+    assert value(text, 'mycelium_transport_rejections_total{reason="wrong_key"}') == 0
+    assert value(text, 'mycelium_security_events_total{kind="bad_admin_key"}') == 0
+    assert value(text, "mycelium_membership_probe_rtt_seconds_count") == 0
+
+
 def test_metrics_endpoint_covers_the_node_and_passes_promtool(binary, tmp, nodes):
     ports = [free_port(), free_port()]
     # A rule that fires at once (gdb runs), routed to a JSON-lines file.
@@ -111,18 +142,9 @@ def test_metrics_endpoint_covers_the_node_and_passes_promtool(binary, tmp, nodes
                    or any(l.startswith('mycelium_supervision_restarts_total{component="node/gdb"') for l in t.splitlines()))
         and value(t, 'mycelium_security_events_total{kind="bad_admin_key"}') == 1)(scrape(ports[0])))
     text = scrape(ports[0])
-    for family in ["mycelium_transport_bytes_total", "mycelium_transport_frames_total",
-                   "mycelium_transport_rejections_total", "mycelium_transport_queue_depth",
-                   "mycelium_transport_peer_connected", "mycelium_members",
-                   "mycelium_membership_probe_rtt_seconds", "mycelium_process_resident_memory_bytes",
-                   "mycelium_process_cpu_seconds_total", "mycelium_process_open_fds",
-                   "mycelium_data_dir_bytes", "mycelium_disk_free_bytes",
-                   "mycelium_component_running", "mycelium_supervision_restarts_total",
-                   "mycelium_security_events_total", "mycelium_alerts",
-                   "mycelium_gdb_writes_total", "mycelium_gdb_entries",
-                   "mycelium_spores_known", "mycelium_spore_events_total",
-                   "mycelium_console_requests_total",
-                   "mycelium_alert_notifications_total"]:
+    for family in FAMILIES + ["mycelium_transport_peer_connected", "mycelium_gdb_writes_total",
+                              "mycelium_transport_queue_depth",
+                              "mycelium_supervision_restarts_total"]:
         assert f"# TYPE {family} " in text, family
     assert value(text, 'mycelium_transport_peer_connected{peer="n2"}') == 1
     assert value(text, 'mycelium_members{state="alive"}') == 1
@@ -232,6 +254,7 @@ def test_peer_killed_one_grouped_alert_follow_ons_inhibited(binary, tmp, nodes):
 
 if __name__ == "__main__":
     main([
+        test_a_lone_node_exports_its_families_from_the_start,
         test_metrics_endpoint_covers_the_node_and_passes_promtool,
         test_peer_killed_one_grouped_alert_follow_ons_inhibited,
     ])

@@ -114,14 +114,17 @@ caf::behavior deliver_worker(caf::event_based_actor* self, caf::actor parent,
   return {};
 }
 
+metrics::counter& deliveries(const node_context& ctx,
+                             const std::string& channel, const char* result) {
+  return ctx.metrics->get_counter(
+      "mycelium_alert_notifications_total",
+      "Notifications handed to channels, by result.",
+      {{"channel", channel}, {"result", result}});
+}
+
 void count_delivery(self_ptr self, const std::string& channel,
                     const std::string& err) {
-  self->state.ctx->metrics
-      ->get_counter(
-          "mycelium_alert_notifications_total",
-          "Notifications handed to channels, by result.",
-          {{"channel", channel}, {"result", err.empty() ? "ok" : "failed"}})
-      .inc();
+  deliveries(*self->state.ctx, channel, err.empty() ? "ok" : "failed").inc();
   if (!err.empty())
     log::warning("alerting", "notification to " + channel + " failed: " + err);
 }
@@ -254,8 +257,13 @@ caf::behavior alerting_impl(self_ptr self, node_context_ptr ctx) {
   keep_exception_text(self);
   auto& st = self->state;
   st.ctx = ctx;
-  for (auto& c : ctx->cfg.alerting.channels)
+  // Every channel's series exist (at 0) from the start: a scrape before
+  // the first notification still shows the family.
+  for (auto& c : ctx->cfg.alerting.channels) {
     st.channels[c.name] = c;
+    for (auto result : {"ok", "failed"})
+      deliveries(*ctx, c.name, result);
+  }
   st.core = std::make_unique<alert_core>(ctx->cfg.alerting.rules);
   auto store = store::state_store::open(ctx->db);
   if (!started_ok(self, store))

@@ -17,6 +17,7 @@ struct console_state {
   node_context_ptr ctx;
   uint64_t requests = 0;
   uint64_t failures = 0;
+  metrics::counter* requests_total = nullptr;
 };
 
 using self_ptr = caf::stateful_actor<console_state>*;
@@ -99,10 +100,7 @@ void relay_json(self_ptr self, uint64_t conn, const caf::actor& dest,
 
 void handle(self_ptr self, uint64_t conn, const std::string& text) {
   ++self->state.requests;
-  self->state.ctx->metrics
-      ->get_counter("mycelium_console_requests_total",
-                    "Console requests received.")
-      .inc();
+  self->state.requests_total->inc();
   json req;
   try {
     req = json::parse(text);
@@ -228,6 +226,8 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
 caf::behavior console_impl(self_ptr self, node_context_ptr ctx) {
   keep_exception_text(self);
   self->state.ctx = std::move(ctx);
+  self->state.requests_total = &self->state.ctx->metrics->get_counter(
+      "mycelium_console_requests_total", "Console requests received.");
   register_as(self->home_system(), "console",
               caf::actor_cast<caf::actor>(self));
   return {

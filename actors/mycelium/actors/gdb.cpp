@@ -32,6 +32,8 @@ struct gdb_state {
   uint64_t bad_frames = 0;
   uint64_t writes = 0;
   store_failures failures{"gdb"};
+  metrics::counter* persisted = nullptr;
+  metrics::gauge* entries = nullptr;
 };
 
 using self_ptr = caf::stateful_actor<gdb_state>*;
@@ -103,14 +105,8 @@ caf::error perform(self_ptr self, const gdb::replica_effects& fx) {
       return make_error(errc::store_failed, "not applied, cannot persist: " +
                                                 saved.err().to_string());
     }
-    st.ctx->metrics
-        ->get_counter("mycelium_gdb_persisted_entries_total",
-                      "Entries written to SQLite (local writes and merges).")
-        .inc(fx.persist.size());
-    st.ctx->metrics
-        ->get_gauge("mycelium_gdb_entries",
-                    "Entries of the replica (deleted keys included).")
-        .set(static_cast<double>(entries.size()));
+    st.persisted->inc(fx.persist.size());
+    st.entries->set(static_cast<double>(entries.size()));
   }
   auto transport = registered(self->home_system(), "transport");
   if (!transport)
@@ -260,6 +256,13 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
   }
   log::info("gdb", "starting with " + std::to_string(rows->size()) +
                        " stored entries");
+  st.persisted = &ctx->metrics->get_counter(
+      "mycelium_gdb_persisted_entries_total",
+      "Entries written to SQLite (local writes and merges).");
+  st.entries = &ctx->metrics->get_gauge(
+      "mycelium_gdb_entries",
+      "Entries of the replica (deleted keys included).");
+  st.entries->set(static_cast<double>(st.core->db().map().entries.size()));
   register_as(self->home_system(), "gdb", caf::actor_cast<caf::actor>(self));
   auto tick = std::chrono::milliseconds(ctx->cfg.gdb.anti_entropy_interval_ms);
   self->send(self, tick_atom::value);

@@ -40,6 +40,7 @@ struct membership_state {
   /// An incarnation the store has not taken yet.
   std::optional<uint64_t> unsaved_incarnation;
   store_failures failures{"membership"};
+  metrics::histogram* probe_rtt = nullptr;
 };
 
 using self_ptr = caf::stateful_actor<membership_state>*;
@@ -108,11 +109,8 @@ void perform(self_ptr self, membership::effects fx) {
                            saved ? "" : saved.err().to_string()))
       st.unsaved_incarnation.reset();
   }
-  auto& m = *st.ctx->metrics;
   if (fx.probe_rtt)
-    m.get_histogram("mycelium_membership_probe_rtt_seconds",
-                    "Round trip of answered failure-detector probes.")
-        .observe(std::chrono::duration<double>(*fx.probe_rtt).count());
+    st.probe_rtt->observe(std::chrono::duration<double>(*fx.probe_rtt).count());
   if (!fx.events.empty())
     count_members(self);
   auto transport = transport_of(self);
@@ -188,6 +186,9 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
   st.core = std::make_unique<swim_core>(
       ctx->cfg.membership, me,
       static_cast<uint64_t>(ctx->wall_clock()) ^ 0x5eed);
+  st.probe_rtt = &ctx->metrics->get_histogram(
+      "mycelium_membership_probe_rtt_seconds",
+      "Round trip of answered failure-detector probes.");
   count_members(self);
   register_as(self->home_system(), "membership",
               caf::actor_cast<caf::actor>(self));

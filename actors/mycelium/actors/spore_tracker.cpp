@@ -28,6 +28,16 @@ using spores::tracker_core;
 /// The key the master seed spore is stored under (node ids are hex).
 constexpr const char* master_key = "~master";
 
+/// The tracker's series, registered when it starts so that a scrape sees
+/// them (at 0) before the first event.
+metrics::counter& event_counter(const node_context& ctx,
+                                spores::tracker_event::type what) {
+  return ctx.metrics->get_counter(
+      "mycelium_spore_events_total",
+      "Spore tracker events (learned, returned, section_rejoined).",
+      {{"event", spores::to_string(what)}});
+}
+
 struct spore_state {
   static constexpr const char* name = "spores";
   node_context_ptr ctx;
@@ -42,6 +52,7 @@ struct spore_state {
   std::set<std::string> unsaved;
   bool unsaved_master = false;
   store_failures failures{"spores"};
+  metrics::gauge* known = nullptr;
 };
 
 using self_ptr = caf::stateful_actor<spore_state>*;
@@ -170,19 +181,11 @@ void perform(self_ptr self, spores::tracker_effects fx) {
   }
   auto transport = registered(self->home_system(), "transport");
   if (!fx.events.empty() || !fx.persist.empty())
-    st.ctx->metrics
-        ->get_gauge("mycelium_spores_known",
-                    "Nodes this node remembers (latent spores).")
-        .set(static_cast<double>(st.core->spores().size()));
+    st.known->set(static_cast<double>(st.core->spores().size()));
   for (auto& ev : fx.events) {
     auto what = std::string{spores::to_string(ev.what)};
     ++st.event_counts[what];
-    st.ctx->metrics
-        ->get_counter("mycelium_spore_events_total",
-                      "Spore tracker events (learned, returned, "
-                      "section_rejoined).",
-                      {{"event", what}})
-        .inc();
+    event_counter(*st.ctx, ev.what).inc();
     auto doc = event_json(ev);
     if (ev.what == spores::tracker_event::type::learned) {
       log::info("spores",
@@ -317,6 +320,12 @@ caf::behavior spore_impl(self_ptr self, node_context_ptr ctx) {
       tracker_config_of(ctx->cfg), me, master_of(ctx->cfg),
       static_cast<uint64_t>(wall) ^ 0x5b0e, wall);
   st.core->restore(loaded, master);
+  st.known = &ctx->metrics->get_gauge(
+      "mycelium_spores_known", "Nodes this node remembers (latent spores).");
+  for (auto what : {spores::tracker_event::type::learned,
+                    spores::tracker_event::type::returned,
+                    spores::tracker_event::type::section_rejoined})
+    event_counter(*ctx, what);
   log::info("spores", "starting with " + std::to_string(loaded.size()) +
                           " stored spores");
   // Our own spore (new pointer, new slot) and the master as we see them.

@@ -140,6 +140,28 @@ bool security_relevant(transport::reason r) {
   }
 }
 
+/// Closes in the normal course of things are not rejections.
+bool counted_as_rejection(transport::reason r) {
+  return r != transport::reason::closed && r != transport::reason::local_close;
+}
+
+metrics::counter& rejections(metrics::registry& m, transport::reason r) {
+  return m.get_counter("mycelium_transport_rejections_total",
+                       "Connections refused or closed on error, by reason.",
+                       {{"reason", transport::to_string(r)}});
+}
+
+metrics::counter& security_events(metrics::registry& m, transport::reason r) {
+  return m.get_counter("mycelium_security_events_total",
+                       "Failed handshakes, bad admin keys and hostile frames.",
+                       {{"kind", transport::to_string(r)}});
+}
+
+metrics::counter& queue_full_drops(metrics::registry& m) {
+  return m.get_counter("mycelium_transport_queue_full_drops_total",
+                       "Frames dropped because a peer's queue was full.");
+}
+
 std::string peer_label(const transport::event& e) {
   return e.name.empty() ? short_id(e.node_id) : e.name;
 }
@@ -165,18 +187,11 @@ void count_event(self_ptr self, const transport::event& e) {
         .set(0);
     break;
   case type::rejected:
-    if (e.why == transport::reason::closed ||
-        e.why == transport::reason::local_close)
+    if (!counted_as_rejection(e.why))
       break;
-    m.get_counter("mycelium_transport_rejections_total",
-                  "Connections refused or closed on error, by reason.",
-                  {{"reason", transport::to_string(e.why)}})
-        .inc();
+    rejections(m, e.why).inc();
     if (security_relevant(e.why))
-      m.get_counter("mycelium_security_events_total",
-                    "Failed handshakes, bad admin keys and hostile frames.",
-                    {{"kind", transport::to_string(e.why)}})
-          .inc();
+      security_events(m, e.why).inc();
     break;
   default:
     break;
@@ -217,9 +232,7 @@ void sample_gauges(self_ptr self) {
       .set(static_cast<double>(up.size()));
   auto drops = st.core->totals().queue_full_drops;
   if (drops > st.last_queue_full_drops)
-    m.get_counter("mycelium_transport_queue_full_drops_total",
-                  "Frames dropped because a peer's queue was full.")
-        .inc(drops - st.last_queue_full_drops);
+    queue_full_drops(m).inc(drops - st.last_queue_full_drops);
   st.last_queue_full_drops = drops;
 }
 
@@ -427,6 +440,18 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
                                 {{"direction", "in"}});
   st.frames_out = &m.get_counter("mycelium_transport_frames_total", frames_help,
                                  {{"direction", "out"}});
+  // Every refusal reason is exported (at 0) from the start, so a rate or
+  // an alert on one does not depend on it having happened before.
+  for (auto r = uint8_t{1}; r <= static_cast<uint8_t>(transport::last_reason);
+       ++r) {
+    auto why = static_cast<transport::reason>(r);
+    if (!counted_as_rejection(why))
+      continue;
+    rejections(m, why);
+    if (security_relevant(why))
+      security_events(m, why);
+  }
+  queue_full_drops(m);
   auto doorman =
       self->add_tcp_doorman(cfg.listen.port, cfg.listen.host.c_str(), true);
   if (!doorman) {

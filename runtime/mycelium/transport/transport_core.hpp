@@ -95,6 +95,8 @@ enum class reason : uint8_t {
   /// Inbound while `max_pending_handshakes` others were in their handshake.
   too_many_handshakes = 21,
 };
+/// Reasons are numbered from 1 to this one without gaps.
+constexpr reason last_reason = reason::too_many_handshakes;
 
 const char* to_string(reason r);
 
