@@ -64,6 +64,14 @@ Commands:
   db stats               keys, bytes, state digest (equal on byte-identical
                          replicas), last reconciliation per peer
   db read-only on|off    refuse writes (reads go on) or accept them again
+  isolation              isolation mode (connected, isolated: read-only,
+                         overridden), reachable and unreachable nodes,
+                         resources, when an override becomes possible
+  isolation override [--force] [REASON]
+                         accept writes while isolated (after
+                         isolation.override_after_ms, or at once with
+                         --force; refused when disk or store fall short)
+  isolation revoke       end an override: read-only again
   health                 health level with reasons (components, resources,
                          connectivity, security events, probe latency)
   metrics                the node's metrics in the Prometheus text format
@@ -257,7 +265,10 @@ std::string when(int64_t wall_ms) {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  return std::string{buf} + " (" + age(now - wall_ms) + " ago)";
+  return std::string{buf} + " (" +
+         (wall_ms > now ? "in " + age(wall_ms - now)
+                        : age(now - wall_ms) + " ago") +
+         ")";
 }
 
 void print_health(const json& r) {
@@ -408,6 +419,44 @@ void print_db(const std::string& sub, const json& r) {
   }
 }
 
+void print_isolation(const json& r) {
+  auto mode = str(r, "mode");
+  std::cout << "isolation: " << mode
+            << (r.value("read_only", false) ? " (read-only)" : "")
+            << (r.value("enabled", true) ? "" : " (controller disabled)")
+            << "\n";
+  if (!str(r, "reason").empty())
+    std::cout << "  " << str(r, "reason") << "\n";
+  auto since = r.value("isolated_since_ms", int64_t{0});
+  if (since != 0)
+    std::cout << "  isolated since " << when(since)
+              << ", override possible from "
+              << when(r.value("override_possible_at_ms", int64_t{0})) << "\n";
+  if (mode == "overridden")
+    std::cout << "  overridden by " << str(r, "overridden_by") << " at "
+              << when(r.value("overridden_at_ms", int64_t{0}))
+              << (str(r, "override_reason").empty()
+                      ? ""
+                      : ": " + str(r, "override_reason"))
+              << "\n";
+  std::cout << "  reachable peers: " << r.value("reachable", 0) << "\n";
+  std::printf("  %-12s %-10s %s\n", "UNREACHABLE", "NODE ID", "ADDRESSES");
+  for (auto& n : r["unreachable"]) {
+    std::string addresses;
+    for (auto& a : n["addresses"])
+      addresses += (addresses.empty() ? "" : " ") + a.get<std::string>();
+    std::printf("  %-12s %-10s %s\n",
+                (str(n, "name").empty() ? "-" : str(n, "name")).c_str(),
+                str(n, "id").substr(0, 8).c_str(), addresses.c_str());
+  }
+  auto& res = r["resources"];
+  std::cout << "  disk free "
+            << static_cast<int>(res.value("disk_free_ratio", 1.0) * 100) << "%";
+  for (auto& s : res["shortfalls"])
+    std::cout << "; short: " << s.get<std::string>();
+  std::cout << "\n";
+}
+
 void print_peers(const json& r) {
   std::cout << "node " << str(r, "node_id") << " listening on "
             << str(r, "listen") << "\n";
@@ -477,6 +526,13 @@ json make_request(const std::vector<std::string>& words) {
     }
     if (!type.empty())
       req["args"].push_back(type);
+  } else if (cmd == "isolation") {
+    if (words.size() >= 2 && words[1] != "status" && words[1] != "override" &&
+        words[1] != "revoke")
+      throw usage("isolation takes status, override [--force] [REASON] or "
+                  "revoke");
+    for (size_t i = 1; i < words.size(); ++i)
+      req["args"].push_back(words[i]);
   } else if (cmd == "inspect" || cmd == "kill" || cmd == "ping" ||
              cmd == "spore") {
     need(1);
@@ -557,6 +613,8 @@ int run_command(session& s, const std::vector<std::string>& words,
       print_db(words[1], r);
     else if (cmd == "health")
       print_health(r);
+    else if (cmd == "isolation")
+      print_isolation(r);
     else if (cmd == "metrics")
       std::cout << str(r, "text");
     else if (cmd == "alerts")

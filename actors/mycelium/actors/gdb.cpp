@@ -29,6 +29,7 @@ struct gdb_state {
   std::optional<store::state_store> store;
   caf::actor membership;
   caf::actor spores;
+  caf::actor isolation;
   uint64_t bad_frames = 0;
   uint64_t writes = 0;
   store_failures failures{"gdb"};
@@ -148,7 +149,8 @@ std::string render_stats(self_ptr self) {
               {"bytes", bytes},
               {"digest", digest.value()},
               {"peers", st.core->peers().size()},
-              {"read_only", db.read_only()},
+              {"read_only", db.read_only() || !db.isolated().empty()},
+              {"isolated", !db.isolated().empty()},
               {"writes_since_start", st.writes},
               {"bad_frames", st.bad_frames},
               {"last_reconciliation_ms", peers}}
@@ -271,6 +273,7 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
         auto& st = self->state;
         follow(self, st.membership, "membership");
         follow(self, st.spores, "spores");
+        follow(self, st.isolation, "isolation");
         perform(self, st.core->on_tick(st.ctx->wall_clock()));
         self->delayed_send(self, tick, tick_atom::value);
       },
@@ -304,6 +307,13 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
         }
         perform(self, self->state.core->on_message(
                           from, *msg, self->state.ctx->wall_clock()));
+      },
+      [=](isolation_atom, bool read_only, const std::string& why) {
+        auto& db = self->state.core->db();
+        if (read_only != !db.isolated().empty())
+          log::warning("gdb", read_only ? "read-only: " + why
+                                        : std::string{"writable again"});
+        db.set_isolated(read_only ? why : std::string{});
       },
       [=](db_atom, const std::string& args) { return command(self, args); },
       [=](status_atom) { return render_stats(self); },

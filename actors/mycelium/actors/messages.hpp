@@ -83,6 +83,10 @@ using notified_atom = caf::atom_constant<caf::atom("notified")>;
 /// A console request (transport -> console) or reply (console ->
 /// transport): (console_atom, connection, JSON text).
 using console_atom = caf::atom_constant<caf::atom("console")>;
+/// Console -> isolation controller: an `isolation` command (arguments as a
+/// JSON array); isolation controller -> subscribers: (isolation_atom, bool
+/// read_only, reason).
+using isolation_atom = caf::atom_constant<caf::atom("isolation")>;
 
 // -- errors -------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 #include "mycelium/actors/console.hpp"
 #include "mycelium/actors/gdb.hpp"
 #include "mycelium/actors/health_monitor.hpp"
+#include "mycelium/actors/isolation.hpp"
 #include "mycelium/actors/membership.hpp"
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/metrics_http.hpp"
@@ -33,6 +34,9 @@ std::vector<child_spec> node_children(node_context_ptr ctx) {
   children.push_back(transport_child(ctx));
   children.push_back(membership_child(ctx));
   children.push_back(spore_tracker_child(ctx));
+  // Before gdb: a (re)started gdb finds the isolation controller registered
+  // at its first tick and is read-only at once if the node is isolated.
+  children.push_back(isolation_child(ctx));
   children.push_back(gdb_child(ctx));
   if (!ctx->cfg.metrics.listen.empty())
     children.push_back(metrics_http_child(ctx));

@@ -70,6 +70,13 @@ gdb_config gdb_config::local() {
   return cfg;
 }
 
+isolation_config isolation_config::local() {
+  isolation_config cfg;
+  cfg.grace_ms = 3000;
+  cfg.override_after_ms = 5000;
+  return cfg;
+}
+
 alerting_section alerting_section::defaults() {
   using alerting::comparison;
   alerting_section a;
@@ -100,6 +107,10 @@ alerting_section alerting_section::defaults() {
   rule("StoreWriteFailing", "mycelium_store_write_failing", comparison::eq, 1,
        0, "critical",
        "{{component}} cannot persist its state (disk full?); it serves on");
+  rule("NodeIsolated", "mycelium_isolation_read_only", comparison::eq, 1, 0,
+       "critical",
+       "no peer reachable: read-only until a peer is back or an override "
+       "(mycelium isolation)");
   alerting::anomaly_rule burst;
   burst.name = "SecurityEventBurst";
   burst.metric = "mycelium_security_events_total";
@@ -642,6 +653,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     cfg.membership = membership_config::local();
     cfg.spores = spores_config::local();
     cfg.gdb = gdb_config::local();
+    cfg.isolation = isolation_config::local();
     cfg.alerting = alerting_section::local();
   } else if (cfg.profile != "lan") {
     throw config_failure{errc::bad_value, "profile",
@@ -786,6 +798,16 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     o.integer("max_value_bytes", g.max_value_bytes, 1, 16777216);
     o.integer("anti_entropy_interval_ms", g.anti_entropy_interval_ms, 100,
               86400000);
+  });
+  r.object("isolation", [&](object_reader& o) {
+    auto& i = cfg.isolation;
+    o.boolean("enabled", i.enabled);
+    o.integer("grace_ms", i.grace_ms, 0, int64_t{7} * 86400000);
+    o.integer("override_after_ms", i.override_after_ms, 0,
+              int64_t{7} * 86400000);
+    o.integer("auto_override_after_ms", i.auto_override_after_ms, 0,
+              int64_t{365} * 86400000);
+    o.number("min_disk_free_ratio", i.min_disk_free_ratio, 0.0, 1.0);
   });
   r.object("metrics", [&](object_reader& o) {
     o.string("listen", cfg.metrics.listen, false);

@@ -14,6 +14,7 @@
 
 #include "mycelium/alerting/alert_core.hpp"
 #include "mycelium/core/result.hpp"
+#include "mycelium/isolation/isolation_core.hpp"
 
 #include <cstdint>
 #include <string>
@@ -217,6 +218,13 @@ struct gdb_config {
   static gdb_config local();
 };
 
+/// The isolation controller (read-only mode of a node that lost the
+/// network); the fields are documented in isolation_core.hpp.
+struct isolation_config : isolation::settings {
+  static isolation_config defaults() { return {}; }
+  static isolation_config local();
+};
+
 /// The Prometheus endpoint.
 struct metrics_config {
   /// "host:port" serving GET /metrics over HTTP; empty: no endpoint.
@@ -244,7 +252,8 @@ struct alerting_section {
   alerting::alerting_config rules;
 
   /// Built-in rules: NodeDown, PeerDisconnected, ComponentDown, DiskSpaceLow,
-  /// StoreWriteFailing, SecurityEvents; NodeDown inhibits the non-critical alerts of its peer.
+  /// StoreWriteFailing, SecurityEvents; NodeDown inhibits the non-critical
+  /// alerts of its peer.
   static alerting_section defaults();
   static alerting_section local();
 };
@@ -284,6 +293,7 @@ struct node_config {
   membership_config membership;
   spores_config spores;
   gdb_config gdb;
+  isolation_config isolation;
   metrics_config metrics;
   alerting_section alerting = alerting_section::defaults();
 };

@@ -22,6 +22,14 @@ result<crdt_value::type> parse_type(const std::string& name) {
                                        "' (expected lww, mv, counter or set)");
 }
 
+status database_core::check_writable() const {
+  if (read_only_)
+    return fail(gdb_errc::read_only, "the database is read-only");
+  if (!isolated_.empty())
+    return fail(gdb_errc::read_only, isolated_);
+  return ok();
+}
+
 status database_core::check_key(const std::string& key) const {
   if (key.empty())
     return fail(gdb_errc::bad_key, "empty key");
@@ -38,8 +46,8 @@ status database_core::check_key(const std::string& key) const {
 result<or_map> database_core::put(const std::string& key,
                                   const std::string& value,
                                   crdt_value::type kind, wall_ms wall) {
-  if (read_only_)
-    return fail(gdb_errc::read_only, "the database is read-only");
+  if (auto refused = check_writable(); !refused)
+    return refused.err();
   if (auto st = check_key(key); !st)
     return st.err();
   if (value.size() > lim_.max_value_bytes)
@@ -88,8 +96,8 @@ result<or_map> database_core::put(const std::string& key,
 }
 
 result<or_map> database_core::del(const std::string& key) {
-  if (read_only_)
-    return fail(gdb_errc::read_only, "the database is read-only");
+  if (auto refused = check_writable(); !refused)
+    return refused.err();
   if (auto st = check_key(key); !st)
     return st.err();
   if (!map_.contains(key))

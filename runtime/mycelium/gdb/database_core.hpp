@@ -64,19 +64,26 @@ public:
     map_.merge(key, e);
   }
 
+  /// The operator's switch (console `db read-only`).
   void set_read_only(bool on) { read_only_ = on; }
   bool read_only() const { return read_only_; }
+  /// The isolation controller's refusal: writes are refused with `why`
+  /// while it is not empty (independent of the operator's switch).
+  void set_isolated(std::string why) { isolated_ = std::move(why); }
+  const std::string& isolated() const { return isolated_; }
   const or_map& map() const { return map_; }
   or_map& map() { return map_; }
 
 private:
   status check_key(const std::string& key) const;
+  status check_writable() const;
 
   replica_id self_;
   limits lim_;
   or_map map_;
   spores::hlc clock_;
   bool read_only_ = false;
+  std::string isolated_;
 };
 
 } // namespace mycelium::gdb

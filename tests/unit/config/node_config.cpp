@@ -226,12 +226,48 @@ TEST_CASE("a number out of every range is a syntax error, not a crash") {
   REQUIRE_FALSE(nested);
 }
 
+TEST_CASE("the isolation section: profiles, overrides, bad values named") {
+  fixture f;
+  auto lan = f.load(f.valid_body());
+  REQUIRE(lan);
+  CHECK(lan->isolation.enabled);
+  CHECK(lan->isolation.grace_ms == 10000);
+  CHECK(lan->isolation.override_after_ms == 60000);
+  CHECK(lan->isolation.auto_override_after_ms == 0);
+  auto local = f.load(f.valid_body(R"(, "profile": "local")"));
+  REQUIRE(local);
+  CHECK(local->isolation.grace_ms == 3000);
+  auto set = f.load(f.valid_body(R"(, "isolation": { "enabled": false,
+    "grace_ms": 500, "override_after_ms": 0, "auto_override_after_ms": 9000,
+    "min_disk_free_ratio": 0.2 })"));
+  REQUIRE(set);
+  CHECK_FALSE(set->isolation.enabled);
+  CHECK(set->isolation.grace_ms == 500);
+  CHECK(set->isolation.override_after_ms == 0);
+  CHECK(set->isolation.auto_override_after_ms == 9000);
+  CHECK(set->isolation.min_disk_free_ratio == doctest::Approx(0.2));
+  for (auto [body, path] : {
+           std::pair{R"(, "isolation": { "grace_ms": -1 })",
+                     "isolation.grace_ms"},
+           std::pair{R"(, "isolation": { "min_disk_free_ratio": 2 })",
+                     "isolation.min_disk_free_ratio"},
+           std::pair{R"(, "isolation": { "enabled": "yes" })",
+                     "isolation.enabled"},
+           std::pair{R"(, "isolation": { "grace": 1 })", "isolation.grace"},
+       }) {
+    auto bad = f.load(f.valid_body(body));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.err().message().find(path) != std::string::npos);
+  }
+}
+
 TEST_CASE("the alerting section: defaults, channels, rules, route") {
   fixture f;
   auto plain = f.load(f.valid_body());
   REQUIRE(plain);
-  // NodeDown, PeerDisconnected, ComponentDown, DiskSpaceLow, StoreWriteFailing
-  CHECK(plain->alerting.rules.rules.size() == 5);
+  // NodeDown, PeerDisconnected, ComponentDown, DiskSpaceLow,
+  // StoreWriteFailing, NodeIsolated
+  CHECK(plain->alerting.rules.rules.size() == 6);
   CHECK(plain->alerting.rules.inhibit.size() == 1);
   CHECK(plain->metrics.listen.empty());
   auto cfg = f.load(f.valid_body(R"(,
