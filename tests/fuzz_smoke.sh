@@ -19,8 +19,8 @@ fi
 if [ ! -f "$out/build.ninja" ]; then
   CXX=clang++ meson setup "$out" "$src" -Dfuzz=true --wrap-mode=nodownload >/dev/null
 fi
-targets=(frame-decoder config hello membership spores gdb alerting isolation tls-records)
-corpora=(frame config hello membership spores gdb alerting isolation tls-records)
+targets=(frame-decoder config hello membership spores gdb alerting isolation services tls-records)
+corpora=(frame config hello membership spores gdb alerting isolation services tls-records)
 if ! ninja -C "$out" "${targets[@]/#/fuzz/fuzz-}" >"$out/fuzz-ninja.log" 2>&1; then
   tail -40 "$out/fuzz-ninja.log"
   echo "tests: 0 passed, 1 failed"

@@ -72,6 +72,12 @@ Commands:
                          isolation.override_after_ms, or at once with
                          --force; refused when disk or store fall short)
   isolation revoke       end an override: read-only again
+  service list           hosted services: instances, host, operations,
+                         state (two instances of one service: a split)
+  service call SERVICE OP [ARGS...]
+                         run an operation on the instance hosted here
+                         (counter: add N, get; kv: put K V, get K, del K,
+                         list); acknowledged once persisted
   health                 health level with reasons (components, resources,
                          connectivity, security events, probe latency)
   metrics                the node's metrics in the Prometheus text format
@@ -419,6 +425,29 @@ void print_db(const std::string& sub, const json& r) {
   }
 }
 
+void print_service(const std::vector<std::string>& words, const json& r) {
+  if (words.size() > 1 && words[1] == "call") {
+    std::cout << str(r, "answer") << "\n";
+    return;
+  }
+  std::printf("%-14s %-8s %-12s %-26s %-10s %8s  %s\n", "SERVICE", "KIND",
+              "MERGE", "INSTANCE", "HOST", "OPS", "STATE");
+  for (auto& s : r["services"]) {
+    if (s["instances"].empty())
+      std::printf("%-14s %-8s %-12s %-26s %-10s %8s  %s\n",
+                  str(s, "name").c_str(), str(s, "kind").c_str(),
+                  str(s, "merge").c_str(), "-", "-", "-", "not running");
+    for (auto& i : s["instances"])
+      std::printf(
+          "%-14s %-8s %-12s %-26s %-10s %8s  %s%s\n", str(s, "name").c_str(),
+          str(s, "kind").c_str(), str(s, "merge").c_str(), str(i, "id").c_str(),
+          (str(i, "host_name") + (i.value("here", false) ? "*" : "")).c_str(),
+          str(i, "ops").c_str(), i["state"].dump().c_str(),
+          i.value("reachable", true) ? "" : "  (unreachable)");
+  }
+  std::cout << "(* hosted on this node)\n";
+}
+
 void print_isolation(const json& r) {
   auto mode = str(r, "mode");
   std::cout << "isolation: " << mode
@@ -526,6 +555,15 @@ json make_request(const std::vector<std::string>& words) {
     }
     if (!type.empty())
       req["args"].push_back(type);
+  } else if (cmd == "service") {
+    if (words.size() == 1 || (words[1] == "list" && words.size() == 2)) {
+      req["args"].push_back("list");
+    } else if (words[1] == "call" && words.size() >= 4) {
+      for (size_t i = 1; i < words.size(); ++i)
+        req["args"].push_back(words[i]);
+    } else {
+      throw usage("service takes list, or call SERVICE OP [ARGS...]");
+    }
   } else if (cmd == "isolation") {
     if (words.size() >= 2 && words[1] != "status" && words[1] != "override" &&
         words[1] != "revoke")
@@ -615,6 +653,8 @@ int run_command(session& s, const std::vector<std::string>& words,
       print_health(r);
     else if (cmd == "isolation")
       print_isolation(r);
+    else if (cmd == "service")
+      print_service(words, r);
     else if (cmd == "metrics")
       std::cout << str(r, "text");
     else if (cmd == "alerts")

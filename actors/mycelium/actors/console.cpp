@@ -178,6 +178,9 @@ void handle(self_ptr self, uint64_t conn, const std::string& text) {
   } else if (cmd == "db" && !args.empty()) {
     relay_json(self, conn, lookup(self, "gdb"), db_atom::value,
                json(args).dump());
+  } else if (cmd == "service") {
+    relay_json(self, conn, lookup(self, "services"), service_atom::value,
+               json(args).dump());
   } else if (cmd == "isolation") {
     relay_json(self, conn, lookup(self, "isolation"), isolation_atom::value,
                json(args).dump());

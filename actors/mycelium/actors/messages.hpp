@@ -87,6 +87,11 @@ using console_atom = caf::atom_constant<caf::atom("console")>;
 /// JSON array); isolation controller -> subscribers: (isolation_atom, bool
 /// read_only, reason).
 using isolation_atom = caf::atom_constant<caf::atom("isolation")>;
+/// Console -> service manager: a `service` command (arguments as JSON).
+using service_atom = caf::atom_constant<caf::atom("service")>;
+/// Service manager -> merge strategy: (merge_atom, service, winner record,
+/// loser record) -> merged state.
+using merge_atom = caf::atom_constant<caf::atom("merge")>;
 
 // -- errors -------------------------------------------------------------------
 

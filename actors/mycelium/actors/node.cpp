@@ -8,6 +8,7 @@
 #include "mycelium/actors/membership.hpp"
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/metrics_http.hpp"
+#include "mycelium/actors/services.hpp"
 #include "mycelium/actors/spore_tracker.hpp"
 #include "mycelium/actors/transport.hpp"
 
@@ -38,6 +39,7 @@ std::vector<child_spec> node_children(node_context_ptr ctx) {
   // at its first tick and is read-only at once if the node is isolated.
   children.push_back(isolation_child(ctx));
   children.push_back(gdb_child(ctx));
+  children.push_back(services_child(ctx));
   if (!ctx->cfg.metrics.listen.empty())
     children.push_back(metrics_http_child(ctx));
   children.push_back(alerting_child(ctx));

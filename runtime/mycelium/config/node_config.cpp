@@ -77,6 +77,13 @@ isolation_config isolation_config::local() {
   return cfg;
 }
 
+services_config services_config::local() {
+  services_config cfg;
+  cfg.tick_ms = 500;
+  cfg.settle_ms = 2000;
+  return cfg;
+}
+
 alerting_section alerting_section::defaults() {
   using alerting::comparison;
   alerting_section a;
@@ -654,6 +661,7 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     cfg.spores = spores_config::local();
     cfg.gdb = gdb_config::local();
     cfg.isolation = isolation_config::local();
+    cfg.services = services_config::local();
     cfg.alerting = alerting_section::local();
   } else if (cfg.profile != "lan") {
     throw config_failure{errc::bad_value, "profile",
@@ -808,6 +816,30 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     o.integer("auto_override_after_ms", i.auto_override_after_ms, 0,
               int64_t{365} * 86400000);
     o.number("min_disk_free_ratio", i.min_disk_free_ratio, 0.0, 1.0);
+  });
+  r.object("services", [&](object_reader& o) {
+    auto& sv = cfg.services;
+    o.integer("tick_ms", sv.tick_ms, 50, 3600000);
+    o.integer("settle_ms", sv.settle_ms, 0, 3600000);
+    std::set<std::string> names;
+    read_array(o, "hosted", [&](const json& j, const std::string& path) {
+      object_reader h{j, path};
+      services::service_spec spec;
+      h.string("name", spec.name, true);
+      check_name(h.child("name"), spec.name);
+      if (!names.insert(spec.name).second)
+        throw config_failure{errc::bad_value, h.child("name"),
+                             "service \"" + spec.name + "\" is listed twice"};
+      h.string("kind", spec.kind, true);
+      if (!services::known_kind(spec.kind))
+        throw config_failure{errc::bad_value, h.child("kind"),
+                             "expected counter or kv, got \"" + spec.kind +
+                                 "\""};
+      h.string("merge", spec.merge, false);
+      check_name(h.child("merge"), spec.merge);
+      h.finish();
+      sv.hosted.push_back(spec);
+    });
   });
   r.object("metrics", [&](object_reader& o) {
     o.string("listen", cfg.metrics.listen, false);

@@ -15,6 +15,7 @@
 #include "mycelium/alerting/alert_core.hpp"
 #include "mycelium/core/result.hpp"
 #include "mycelium/isolation/isolation_core.hpp"
+#include "mycelium/services/service_core.hpp"
 
 #include <cstdint>
 #include <string>
@@ -225,6 +226,21 @@ struct isolation_config : isolation::settings {
   static isolation_config local();
 };
 
+/// Hosted services (see services/service_core.hpp).
+struct services_config {
+  /// Placement and split resolution run this often.
+  int64_t tick_ms = 2000;
+  /// After the node starts, no instance is started for this long: time
+  /// to meet the network and receive its records (a start before would
+  /// only make a split to resolve).
+  int64_t settle_ms = 10000;
+  /// The services of the network (every node should list the same).
+  std::vector<services::service_spec> hosted;
+
+  static services_config defaults() { return {}; }
+  static services_config local();
+};
+
 /// The Prometheus endpoint.
 struct metrics_config {
   /// "host:port" serving GET /metrics over HTTP; empty: no endpoint.
@@ -294,6 +310,7 @@ struct node_config {
   spores_config spores;
   gdb_config gdb;
   isolation_config isolation;
+  services_config services;
   metrics_config metrics;
   alerting_section alerting = alerting_section::defaults();
 };

@@ -261,6 +261,44 @@ TEST_CASE("the isolation section: profiles, overrides, bad values named") {
   }
 }
 
+TEST_CASE("the services section: hosted services, strategies, errors "
+          "named") {
+  fixture f;
+  auto none = f.load(f.valid_body());
+  REQUIRE(none);
+  CHECK(none->services.hosted.empty());
+  CHECK(none->services.settle_ms == 10000);
+  auto cfg = f.load(f.valid_body(R"(, "services": { "tick_ms": 100,
+    "hosted": [ { "name": "orders", "kind": "counter" },
+                { "name": "profile", "kind": "kv", "merge": "kv-union" } ] })"));
+  REQUIRE(cfg);
+  REQUIRE(cfg->services.hosted.size() == 2);
+  CHECK(cfg->services.hosted[0].merge == "busiest");
+  CHECK(cfg->services.hosted[1].merge == "kv-union");
+  CHECK(cfg->services.tick_ms == 100);
+  for (auto [body, path] : {
+           std::pair{R"(, "services": { "hosted": [ { "name": "a",
+             "kind": "queue" } ] })",
+                     "services.hosted[0].kind"},
+           std::pair{R"(, "services": { "hosted": [ { "name": "a",
+             "kind": "kv" }, { "name": "a", "kind": "kv" } ] })",
+                     "services.hosted[1].name"},
+           std::pair{R"(, "services": { "hosted": [ { "name": "a/b",
+             "kind": "kv" } ] })",
+                     "services.hosted[0].name"},
+           std::pair{R"(, "services": { "hosted": [ { "name": "a",
+             "kind": "kv", "merge": "" } ] })",
+                     "services.hosted[0].merge"},
+           std::pair{R"(, "services": { "hosted": [ { "name": "a",
+             "kind": "kv", "extra": 1 } ] })",
+                     "services.hosted[0].extra"},
+       }) {
+    auto bad = f.load(f.valid_body(body));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.err().message().find(path) != std::string::npos);
+  }
+}
+
 TEST_CASE("the alerting section: defaults, channels, rules, route") {
   fixture f;
   auto plain = f.load(f.valid_body());

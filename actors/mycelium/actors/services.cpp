@@ -1,0 +1,647 @@
+#include "mycelium/actors/services.hpp"
+
+#include "mycelium/actors/messages.hpp"
+#include "mycelium/actors/worker_child.hpp"
+#include "mycelium/config/json.hpp"
+#include "mycelium/services/service_core.hpp"
+#include "mycelium/system/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+namespace mycelium::actors {
+
+namespace {
+
+using services::instance;
+
+// -- merge-strategy registry
+// ---------------------------------------------------
+
+std::mutex strategies_mtx;
+std::map<std::pair<const caf::actor_system*, std::string>, caf::actor>
+    strategies;
+
+/// A strategy shipped with the runtime: the pure merge function of its
+/// name, for services of `kind`.
+caf::behavior shipped_strategy(caf::event_based_actor*, std::string name,
+                               std::string kind) {
+  return {
+      [=](merge_atom, const std::string&, const std::string& winner_record,
+          const std::string& loser_record) -> caf::result<std::string> {
+        auto w = services::decode(winner_record);
+        auto l = services::decode(loser_record);
+        if (!w || !l)
+          return make_error(errc::bad_request,
+                            (!w ? w.err() : l.err()).message());
+        auto base = services::common_ancestor(kind, *w, *l);
+        auto merged = name == "counter-sum"
+                          ? services::merge_counter_sum(*w, *l, base)
+                          : services::merge_kv_union(*w, *l, base);
+        if (!merged)
+          return make_error(errc::bad_request, merged.err().message());
+        return *merged;
+      },
+  };
+}
+
+// -- the manager
+// ---------------------------------------------------------------
+
+/// One job for a local instance: an operation from the console, or a
+/// merge of a split's loser. Jobs of an instance run one at a time, each
+/// persisted before it is answered, so a failed write rolls back nothing
+/// but itself.
+struct job {
+  std::vector<std::string> op;
+  caf::typed_response_promise<std::string> rp;
+  /// For a merge: the loser and the merged state.
+  std::optional<instance> loser;
+  std::string merged_state;
+  /// For a freeze (true) or unfreeze (false).
+  std::optional<bool> freeze;
+  /// For a merge: the winner's operations when the strategy got its state
+  /// (an operation since makes the merged state stale: merged again).
+  uint64_t merged_at_ops = 0;
+};
+
+struct hosted {
+  /// The instance as persisted.
+  instance rec;
+  std::string kind;
+  std::deque<job> jobs;
+  bool writing = false;
+};
+
+struct services_state {
+  static constexpr const char* name = "services";
+  node_context_ptr ctx;
+  std::unique_ptr<services::placement_core> core;
+  caf::actor membership;
+  /// Member id -> last state membership reported.
+  std::map<std::string, std::string> members;
+  /// Local instances by id.
+  std::map<std::string, hosted> running;
+  /// Local instances terminated (never resumed from a stale record).
+  std::set<std::string> terminated;
+  /// Every record at the last reading of the Global Database.
+  std::vector<instance> records;
+  bool reading = false;
+  /// Services being started, losers being merged.
+  std::set<std::string> starting;
+  std::set<std::string> merging;
+  /// Local instances with a freeze or unfreeze under way.
+  std::set<std::string> freezing;
+  /// Problems logged once until they clear.
+  std::set<std::string> warned;
+  std::vector<caf::actor> shipped;
+  /// Wall time the actor started (for services.settle_ms).
+  int64_t started_ms = 0;
+  /// Makes instance ids unique even within one millisecond.
+  uint64_t seq = 0;
+  metrics::gauge* instances = nullptr;
+};
+
+using self_ptr = caf::stateful_actor<services_state>*;
+
+std::string short_id(const std::string& id) {
+  return id.substr(0, 8);
+}
+
+metrics::counter& ops_counter(const node_context& ctx,
+                              const std::string& service) {
+  return ctx.metrics->get_counter(
+      "mycelium_service_ops_total",
+      "Operations that changed a service's state on this node.",
+      {{"service", service}});
+}
+
+metrics::counter& splits_counter(const node_context& ctx,
+                                 const std::string& service,
+                                 const char* outcome) {
+  return ctx.metrics->get_counter(
+      "mycelium_service_splits_total",
+      "Split instances resolved on this node (terminated or merged).",
+      {{"service", service}, {"outcome", outcome}});
+}
+
+void warn_once(self_ptr self, const std::string& key, const std::string& what) {
+  if (self->state.warned.insert(key).second)
+    log::warning("services", what);
+}
+
+/// A Global Database command; `ok` gets the answer, `failed` the cause.
+template <class Ok, class Failed>
+void db(self_ptr self, const json& args, Ok ok, Failed failed) {
+  auto gdb = registered(self->home_system(), "gdb");
+  if (!gdb) {
+    failed(std::string{"the Global Database is not running"});
+    return;
+  }
+
+  self->request(gdb, std::chrono::seconds(5), db_atom::value, args.dump())
+      .then([=](std::string& answer) mutable { ok(answer); },
+            [=](caf::error& err) mutable { failed(describe(err)); });
+}
+
+std::set<std::string> live_nodes(self_ptr self) {
+  std::set<std::string> live{self->state.ctx->identity->node_id()};
+  for (auto& [id, state] : self->state.members)
+    if (state == "alive" || state == "suspect")
+      live.insert(id);
+  return live;
+}
+
+/// The records, with local instances as this node holds them.
+std::vector<instance> current_records(self_ptr self) {
+  auto& st = self->state;
+  std::vector<instance> out;
+  for (auto& r : st.records)
+    if (st.running.count(r.id) == 0 && st.terminated.count(r.id) == 0)
+      out.push_back(r);
+  for (auto& [id, h] : st.running)
+    out.push_back(h.rec);
+  return out;
+}
+
+void export_count(self_ptr self) {
+  self->state.instances->set(static_cast<double>(self->state.running.size()));
+}
+
+void run_jobs(self_ptr self, const std::string& id);
+
+/// Persists `next` as the instance's record, then finishes the job.
+void write(self_ptr self, const std::string& id, instance next, job j,
+           std::string answer) {
+  auto& h = self->state.running.at(id);
+  h.writing = true;
+  db(
+      self, json::array({"put", services::record_key(next), encode(next)}),
+      [=](const std::string&) mutable {
+        auto& st = self->state;
+        auto it = st.running.find(id);
+        if (it == st.running.end()) {
+          j.rp.deliver(make_error(errc::refused, "the instance was "
+                                                 "terminated meanwhile"));
+          return;
+        }
+        it->second.rec = next;
+        it->second.writing = false;
+        if (j.freeze) {
+          st.freezing.erase(id);
+          log::info("services", next.service + ": instance " + id +
+                                    (next.frozen ? " frozen: its final state "
+                                                   "goes to the split's merge"
+                                                 : " takes operations again"));
+        } else if (j.loser) {
+          st.merging.erase(j.loser->id);
+          splits_counter(*st.ctx, next.service, "merged").inc();
+          log::warning("services",
+                       next.service + ": split resolved: " + j.loser->id +
+                           " on " + j.loser->host_name + " merged into " + id);
+        } else {
+          ops_counter(*st.ctx, next.service).inc();
+          j.rp.deliver(json{
+              {"service", next.service},
+              {"instance", id},
+              {"host", st.ctx->cfg.name},
+              {"answer", answer},
+              {"ops",
+               next.ops}}.dump());
+        }
+        run_jobs(self, id);
+      },
+      [=](const std::string& err) mutable {
+        auto& st = self->state;
+        if (j.freeze)
+          st.freezing.erase(id);
+        else if (j.loser)
+          st.merging.erase(j.loser->id);
+        else
+          j.rp.deliver(make_error(errc::refused, "not applied: " + err));
+        auto it = st.running.find(id);
+        if (it != st.running.end()) {
+          it->second.writing = false;
+          run_jobs(self, id);
+        }
+      });
+}
+
+void run_jobs(self_ptr self, const std::string& id) {
+  auto it = self->state.running.find(id);
+  while (it != self->state.running.end() && !it->second.writing &&
+         !it->second.jobs.empty()) {
+    auto& h = it->second;
+    auto j = std::move(h.jobs.front());
+    h.jobs.pop_front();
+    auto now = self->state.ctx->wall_clock();
+    if (j.freeze) {
+      auto next = h.rec;
+      next.frozen = *j.freeze;
+      write(self, id, std::move(next), std::move(j), "");
+      return;
+    }
+    if (!j.loser && h.rec.frozen) {
+      j.rp.deliver(make_error(
+          errc::refused, h.rec.service + ": this instance is frozen while the "
+                                         "split it is part of is merged; try "
+                                         "again in a moment"));
+      continue;
+    }
+    if (j.loser && h.rec.ops != j.merged_at_ops) {
+      self->state.merging.erase(j.loser->id);
+      continue;
+    }
+    if (j.loser) {
+      auto base = services::common_ancestor(h.kind, h.rec, *j.loser);
+      auto next = services::absorb(h.rec, *j.loser, j.merged_state, base, now);
+      write(self, id, std::move(next), std::move(j), "");
+      return;
+    }
+    auto r = services::apply(h.kind, h.rec.state, j.op);
+    if (!r) {
+      j.rp.deliver(make_error(errc::bad_request, r.err().message()));
+      continue;
+    }
+    if (!r->changed) {
+      j.rp.deliver(json{
+          {"service", h.rec.service},
+          {"instance", id},
+          {"host", self->state.ctx->cfg.name},
+          {"answer", r->answer},
+          {"ops",
+           h.rec.ops}}.dump());
+      continue;
+    }
+    auto next = h.rec;
+    next.state = r->state;
+    next.ops += 1;
+    next.data_bytes = r->state.size();
+    next.last_write_ms = now;
+    write(self, id, std::move(next), std::move(j), r->answer);
+    return;
+  }
+}
+
+void start(self_ptr self, const services::effects::start& s) {
+  auto& st = self->state;
+  auto* spec = st.core->spec(s.service);
+  if (spec == nullptr || !st.starting.insert(s.service).second)
+    return;
+  auto now = st.ctx->wall_clock();
+  instance i;
+  i.service = s.service;
+  i.id = short_id(st.ctx->identity->node_id()) + "-" + std::to_string(now) +
+         "-" + std::to_string(++st.seq);
+  i.host = st.ctx->identity->node_id();
+  i.host_name = st.ctx->cfg.name;
+  i.started_ms = now;
+  i.last_write_ms = now;
+  if (s.from) {
+    i.state = s.from->state;
+    i.ops = s.from->ops;
+    i.forked_from = s.from->id;
+    i.base_state = s.from->state;
+    i.base_ops = s.from->ops;
+    i.absorbed = {};
+  } else {
+    i.state = services::initial_state(spec->kind);
+  }
+  i.data_bytes = i.state.size();
+  auto kind = spec->kind;
+  db(
+      self, json::array({"put", services::record_key(i), encode(i)}),
+      [=](const std::string&) {
+        auto& st = self->state;
+        st.starting.erase(i.service);
+        st.warned.erase("start/" + i.service);
+        st.running[i.id] = hosted{i, kind, {}, false};
+        export_count(self);
+        log::info("services",
+                  i.service + ": started instance " + i.id +
+                      (i.forked_from.empty()
+                           ? std::string{" (fresh)"}
+                           : " from " + i.forked_from + " on " +
+                                 s.from->host_name + " (unreachable), " +
+                                 std::to_string(i.ops) + " ops"));
+      },
+      [=](const std::string& err) {
+        self->state.starting.erase(i.service);
+        warn_once(self, "start/" + i.service,
+                  i.service + ": cannot start an instance: " + err);
+      });
+}
+
+void terminate(self_ptr self, const services::effects::terminate& t) {
+  auto& st = self->state;
+  auto it = st.running.find(t.id);
+  if (it == st.running.end())
+    return;
+  auto key = services::record_key(it->second.rec);
+  for (auto& j : it->second.jobs)
+    if (!j.loser)
+      j.rp.deliver(make_error(errc::refused, "terminated: " + t.reason));
+  st.running.erase(it);
+  st.terminated.insert(t.id);
+  export_count(self);
+  splits_counter(*st.ctx, t.service, "terminated").inc();
+  log::warning("services",
+               t.service + ": terminated instance " + t.id + ": " + t.reason);
+  // Cleanup: the record goes (a failure leaves it for the next reading,
+  // where the decision is the same).
+  db(
+      self, json::array({"del", key}), [](const std::string&) {},
+      [=](const std::string& err) {
+        log::warning("services", "cannot remove " + key + ": " + err);
+      });
+}
+
+void merge(self_ptr self, const services::effects::merge& m) {
+  auto& st = self->state;
+  if (st.running.count(m.winner) == 0 || st.merging.count(m.loser.id) != 0)
+    return;
+  auto strategy = merge_strategy(self->home_system(), m.strategy);
+  if (!strategy) {
+    warn_once(self, "strategy/" + m.strategy + "/" + m.service,
+              m.service + ": no merge strategy actor '" + m.strategy +
+                  "' is registered; the split with " + m.loser.id +
+                  " stays unresolved");
+    return;
+  }
+  st.merging.insert(m.loser.id);
+  auto winner = m.winner;
+  auto loser = m.loser;
+  auto at_ops = st.running.at(m.winner).rec.ops;
+  self->request(strategy, std::chrono::seconds(10), merge_atom::value,
+                m.service, encode(st.running.at(m.winner).rec), encode(m.loser))
+      .then(
+          [=](std::string& merged) {
+            auto& st = self->state;
+            auto it = st.running.find(winner);
+            auto doc = json::parse(merged, nullptr, false);
+            if (it == st.running.end() || !doc.is_object()) {
+              st.merging.erase(loser.id);
+              if (!doc.is_object())
+                warn_once(self, "bad-merge/" + loser.id,
+                          loser.service + ": merge strategy answered a "
+                                          "state that is not a JSON object");
+              return;
+            }
+            job j;
+            j.loser = loser;
+            j.merged_state = doc.dump();
+            j.merged_at_ops = at_ops;
+            it->second.jobs.push_back(std::move(j));
+            run_jobs(self, winner);
+          },
+          [=](caf::error& err) {
+            self->state.merging.erase(loser.id);
+            warn_once(self, "merge-failed/" + loser.id,
+                      loser.service +
+                          ": merge strategy failed: " + describe(err));
+          });
+}
+
+void decide(self_ptr self) {
+  auto& st = self->state;
+  services::view v;
+  v.live = live_nodes(self);
+  v.records = current_records(self);
+  for (auto& [id, h] : st.running)
+    v.running.insert(id);
+  v.may_start =
+      st.ctx->wall_clock() - st.started_ms >= st.ctx->cfg.services.settle_ms;
+  auto fx = st.core->decide(v);
+  for (auto& t : fx.terminations)
+    terminate(self, t);
+  for (auto& m : fx.merges)
+    merge(self, m);
+  for (auto& f : fx.freezes) {
+    auto it = st.running.find(f.id);
+    if (it == st.running.end() || !st.freezing.insert(f.id).second)
+      continue;
+    job j;
+    j.freeze = f.on;
+    it->second.jobs.push_back(std::move(j));
+    run_jobs(self, f.id);
+  }
+  for (auto& s : fx.starts)
+    start(self, s);
+  for (auto& key : fx.stale_records)
+    db(
+        self, json::array({"del", key}), [](const std::string&) {},
+        [](const std::string&) {});
+}
+
+/// Takes the records just read: resumes this node's own instances (state
+/// recovery after a restart), then decides.
+void take_records(self_ptr self, std::vector<instance> recs) {
+  auto& st = self->state;
+  st.reading = false;
+  st.records = std::move(recs);
+  auto me = st.ctx->identity->node_id();
+  for (auto& r : st.records) {
+    auto* spec = st.core->spec(r.service);
+    if (r.host != me || spec == nullptr || st.running.count(r.id) != 0 ||
+        st.terminated.count(r.id) != 0)
+      continue;
+    st.running[r.id] = hosted{r, spec->kind, {}, false};
+    log::info("services", r.service + ": resumed instance " + r.id +
+                              " from its record (" + std::to_string(r.ops) +
+                              " ops)");
+  }
+  export_count(self);
+  decide(self);
+}
+
+/// Reads every record from the Global Database.
+void read_records(self_ptr self) {
+  // Until the Global Database runs (it starts just before), the next tick.
+  if (self->state.reading || !registered(self->home_system(), "gdb"))
+    return;
+  self->state.reading = true;
+  auto done = [=](const std::string& err) {
+    self->state.reading = false;
+    warn_once(self, "read", "cannot read the service records: " + err);
+  };
+  db(
+      self, json::array({"list", services::record_prefix}),
+      [=](const std::string& answer) {
+        self->state.warned.erase("read");
+        auto doc = json::parse(answer, nullptr, false);
+        auto keys = doc.is_object() ? doc.value("keys", json{}) : json{};
+        if (!keys.is_array() || keys.empty()) {
+          take_records(self, {});
+          return;
+        }
+        struct batch {
+          size_t left = 0;
+          std::vector<instance> recs;
+        };
+        auto b = std::make_shared<batch>();
+        b->left = keys.size();
+        auto one_done = [=] {
+          if (--b->left == 0)
+            take_records(self, std::move(b->recs));
+        };
+        for (auto& k : keys) {
+          auto key = k.is_string() ? k.get<std::string>() : std::string{};
+          db(
+              self, json::array({"get", key}),
+              [=](const std::string& text) {
+                auto doc = json::parse(text, nullptr, false);
+                auto value = doc.is_object() ? doc.value("value", "") : "";
+                auto rec = services::decode(value);
+                if (rec)
+                  b->recs.push_back(std::move(*rec));
+                else
+                  warn_once(self, "bad/" + key,
+                            "ignoring " + key + ": " + rec.err().message());
+                one_done();
+              },
+              [=](const std::string&) { one_done(); });
+        }
+      },
+      done);
+}
+
+json render(self_ptr self) {
+  auto& st = self->state;
+  auto live = live_nodes(self);
+  auto recs = current_records(self);
+  json list = json::array();
+  for (auto& spec : st.core->specs()) {
+    json instances = json::array();
+    for (auto& r : recs) {
+      if (r.service != spec.name)
+        continue;
+      instances.push_back({{"id", r.id},
+                           {"host", r.host},
+                           {"host_name", r.host_name},
+                           {"here", st.running.count(r.id) != 0},
+                           {"reachable", live.count(r.host) != 0},
+                           {"ops", r.ops},
+                           {"data_bytes", r.data_bytes},
+                           {"started_ms", r.started_ms},
+                           {"last_write_ms", r.last_write_ms},
+                           {"forked_from", r.forked_from},
+                           {"absorbed", r.absorbed},
+                           {"state", json::parse(r.state, nullptr, false)}});
+    }
+    list.push_back({{"name", spec.name},
+                    {"kind", spec.kind},
+                    {"merge", spec.merge},
+                    {"owner", short_id(services::owner(spec.name, live))},
+                    {"instances", instances}});
+  }
+  return {{"services", list}};
+}
+
+caf::result<std::string> command(self_ptr self, const std::string& args_json) {
+  auto& st = self->state;
+  auto args = json::parse(args_json, nullptr, false);
+  std::vector<std::string> a;
+  if (args.is_array())
+    for (auto& x : args)
+      a.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+  if (a.empty() || (a.size() == 1 && a[0] == "list"))
+    return render(self).dump();
+  if (a[0] != "call" || a.size() < 3)
+    return make_error(errc::bad_request,
+                      "usage: service list | call SERVICE OP [ARGS...]");
+  auto* spec = st.core->spec(a[1]);
+  if (spec == nullptr)
+    return make_error(errc::not_found,
+                      "no service '" + a[1] + "' is configured on this node");
+  for (auto& [id, h] : st.running) {
+    if (h.rec.service != a[1])
+      continue;
+    auto rp = self->make_response_promise<std::string>();
+    h.jobs.push_back({{a.begin() + 2, a.end()}, rp, std::nullopt, ""});
+    run_jobs(self, id);
+    return rp;
+  }
+  // Not here: name where it runs.
+  auto live = live_nodes(self);
+  std::string where;
+  for (auto& r : current_records(self))
+    if (r.service == a[1] && live.count(r.host) != 0)
+      where += (where.empty() ? "" : ", ") + r.host_name + " (" + r.id + ")";
+  return make_error(errc::not_found,
+                    "service '" + a[1] + "' does not run on this node" +
+                        (where.empty() ? std::string{"; no reachable "
+                                                     "instance yet"}
+                                       : "; it runs on " + where));
+}
+
+caf::behavior services_impl(self_ptr self, node_context_ptr ctx) {
+  keep_exception_text(self);
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.started_ms = ctx->wall_clock();
+  st.core = std::make_unique<services::placement_core>(
+      ctx->identity->node_id(), ctx->cfg.services.hosted);
+  st.instances = &ctx->metrics->get_gauge(
+      "mycelium_service_instances", "Service instances running on this node.");
+  for (auto& s : ctx->cfg.services.hosted) {
+    ops_counter(*ctx, s.name);
+    splits_counter(*ctx, s.name, "terminated");
+    splits_counter(*ctx, s.name, "merged");
+  }
+  // The strategies that ship with the runtime live as long as this actor.
+  for (auto [name, kind] :
+       {std::pair{"counter-sum", "counter"}, std::pair{"kv-union", "kv"}}) {
+    auto a = self->spawn<caf::linked>(shipped_strategy, std::string{name},
+                                      std::string{kind});
+    register_merge_strategy(self->home_system(), name, a);
+    st.shipped.push_back(a);
+  }
+  register_as(self->home_system(), "services",
+              caf::actor_cast<caf::actor>(self));
+  log::info("services", std::to_string(ctx->cfg.services.hosted.size()) +
+                            " services configured");
+  auto tick = std::chrono::milliseconds(ctx->cfg.services.tick_ms);
+  self->send(self, tick_atom::value);
+  return {
+      [=](tick_atom) {
+        follow(self, self->state.membership, "membership");
+        if (!self->state.core->specs().empty())
+          read_records(self);
+        self->delayed_send(self, tick, tick_atom::value);
+      },
+      [=](member_atom, const std::string& text) {
+        auto doc = json::parse(text, nullptr, false);
+        if (doc.is_object() && !doc.value("id", "").empty())
+          self->state.members[doc.value("id", "")] = doc.value("state", "");
+      },
+      [=](service_atom, const std::string& args) {
+        return command(self, args);
+      },
+      [=](status_atom) { return render(self).dump(); },
+  };
+}
+
+} // namespace
+
+child_spec services_child(node_context_ptr ctx) {
+  return worker_child("services", services_impl, std::move(ctx));
+}
+
+void register_merge_strategy(caf::actor_system& sys, const std::string& name,
+                             caf::actor strategy) {
+  std::lock_guard<std::mutex> guard{strategies_mtx};
+  strategies[{&sys, name}] = std::move(strategy);
+}
+
+caf::actor merge_strategy(caf::actor_system& sys, const std::string& name) {
+  std::lock_guard<std::mutex> guard{strategies_mtx};
+  auto it = strategies.find({&sys, name});
+  return it == strategies.end() ? caf::actor{} : it->second;
+}
+
+} // namespace mycelium::actors
