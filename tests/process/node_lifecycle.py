@@ -4,6 +4,7 @@ and state recovery with real myceliumd processes.
 
 Usage: node_lifecycle.py PATH/TO/myceliumd [test names...]
 """
+import errno
 import json
 import os
 import signal
@@ -159,15 +160,16 @@ def test_idle_nodes_do_not_spin(binary, tmp, nodes):
 
 
 def fill(path):
-    """Writes zeros to `path` until the file system is full."""
-    with open(path, "wb") as f:
+    """Writes zeros to `path` until the file system is full. Unbuffered: a
+    buffered file would try to write its rest again on close and raise
+    ENOSPC there."""
+    with open(path, "wb", buffering=0) as f:
         block = b"\0" * 65536
         try:
-            while True:
-                f.write(block)
-                f.flush()
-        except OSError:
-            pass
+            while f.write(block):
+                pass
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
 
 
 def test_full_disk_refuses_writes_and_keeps_serving(binary, tmp, nodes):

@@ -204,11 +204,7 @@ std::string render(self_ptr self) {
 
 caf::result<std::string> command(self_ptr self, const std::string& args_json) {
   auto& st = self->state;
-  auto args = json::parse(args_json, nullptr, false);
-  std::vector<std::string> a;
-  if (args.is_array())
-    for (auto& x : args)
-      a.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+  auto a = command_words(args_json);
   auto now = st.ctx->wall_clock();
   if (a.empty() || (a[0] == "list" && a.size() == 1))
     return render(self);

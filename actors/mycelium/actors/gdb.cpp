@@ -159,12 +159,9 @@ std::string render_stats(self_ptr self) {
 
 caf::result<std::string> command(self_ptr self, const std::string& args_json) {
   auto& st = self->state;
-  auto args = json::parse(args_json, nullptr, false);
-  if (!args.is_array() || args.empty())
+  auto a = command_words(args_json);
+  if (a.empty())
     return make_error(errc::bad_request, "db needs a subcommand");
-  std::vector<std::string> a;
-  for (auto& x : args)
-    a.push_back(x.is_string() ? x.get<std::string>() : x.dump());
   auto& sub = a[0];
   auto wall = st.ctx->wall_clock();
   if (sub == "put" && (a.size() == 3 || a.size() == 4)) {

@@ -223,11 +223,7 @@ json render(self_ptr self) {
 
 caf::result<std::string> command(self_ptr self, const std::string& args_json) {
   auto& st = self->state;
-  auto args = json::parse(args_json, nullptr, false);
-  std::vector<std::string> a;
-  if (args.is_array())
-    for (auto& x : args)
-      a.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+  auto a = command_words(args_json);
   if (a.empty() || (a.size() == 1 && a[0] == "status")) {
     observe(self);
     return render(self).dump();

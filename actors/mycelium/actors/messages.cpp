@@ -1,5 +1,7 @@
 #include "mycelium/actors/messages.hpp"
 
+#include "mycelium/config/json.hpp"
+
 #include <caf/all.hpp>
 
 #include <algorithm>
@@ -68,6 +70,15 @@ void register_as(caf::actor_system& sys, const char* name,
 
 caf::actor registered(caf::actor_system& sys, const char* name) {
   return sys.registry().get<caf::actor>(caf::atom_from_string(name));
+}
+
+std::vector<std::string> command_words(const std::string& args_json) {
+  auto args = json::parse(args_json, nullptr, false);
+  std::vector<std::string> words;
+  if (args.is_array())
+    for (auto& x : args)
+      words.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+  return words;
 }
 
 void forget(std::vector<caf::actor>& subscribers, const caf::actor_addr& who) {

@@ -164,6 +164,11 @@ void follow(Self* self, caf::actor& followed, const char* name) {
   }
 }
 
+/// The words of a console command forwarded as a JSON array (a word that
+/// is not a string is taken as its JSON text); empty when `args_json` is
+/// not an array.
+std::vector<std::string> command_words(const std::string& args_json);
+
 /// Removes `who` from a list of subscribers (on its down message).
 void forget(std::vector<caf::actor>& subscribers, const caf::actor_addr& who);
 

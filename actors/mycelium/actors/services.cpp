@@ -68,6 +68,9 @@ struct job {
   /// For a merge: the winner's operations when the strategy got its state
   /// (an operation since makes the merged state stale: merged again).
   uint64_t merged_at_ops = 0;
+
+  /// An operation from the console (it has a caller to answer).
+  bool is_call() const { return !loser && !freeze; }
 };
 
 struct hosted {
@@ -186,8 +189,9 @@ void write(self_ptr self, const std::string& id, instance next, job j,
         auto& st = self->state;
         auto it = st.running.find(id);
         if (it == st.running.end()) {
-          j.rp.deliver(make_error(errc::refused, "the instance was "
-                                                 "terminated meanwhile"));
+          if (j.is_call())
+            j.rp.deliver(make_error(errc::refused, "the instance was "
+                                                   "terminated meanwhile"));
           return;
         }
         it->second.rec = next;
@@ -344,7 +348,7 @@ void terminate(self_ptr self, const services::effects::terminate& t) {
     return;
   auto key = services::record_key(it->second.rec);
   for (auto& j : it->second.jobs)
-    if (!j.loser)
+    if (j.is_call())
       j.rp.deliver(make_error(errc::refused, "terminated: " + t.reason));
   st.running.erase(it);
   st.terminated.insert(t.id);
@@ -544,11 +548,7 @@ json render(self_ptr self) {
 
 caf::result<std::string> command(self_ptr self, const std::string& args_json) {
   auto& st = self->state;
-  auto args = json::parse(args_json, nullptr, false);
-  std::vector<std::string> a;
-  if (args.is_array())
-    for (auto& x : args)
-      a.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+  auto a = command_words(args_json);
   if (a.empty() || (a.size() == 1 && a[0] == "list"))
     return render(self).dump();
   if (a[0] != "call" || a.size() < 3)
@@ -562,7 +562,10 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     if (h.rec.service != a[1])
       continue;
     auto rp = self->make_response_promise<std::string>();
-    h.jobs.push_back({{a.begin() + 2, a.end()}, rp, std::nullopt, ""});
+    job j;
+    j.op.assign(a.begin() + 2, a.end());
+    j.rp = rp;
+    h.jobs.push_back(std::move(j));
     run_jobs(self, id);
     return rp;
   }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <map>
 #include <tuple>
@@ -201,55 +202,60 @@ instance absorb(const instance& w, const instance& l,
 
 namespace {
 
-result<json> state_object(const std::string& text, const char* whose) {
-  auto doc = json::parse(text, nullptr, false);
-  if (!doc.is_object())
-    return fail(errc::bad_record,
-                std::string{"the "} + whose + " state is not a JSON object");
-  return doc;
+/// The winner's, the loser's and the ancestor's states, each an object.
+result<std::array<json, 3>> merge_inputs(const instance& w, const instance& l,
+                                         const ancestor& base) {
+  std::array<json, 3> out;
+  const std::pair<const std::string*, const char*> in[] = {
+      {&w.state, "winner's"},
+      {&l.state, "loser's"},
+      {&base.state, "ancestor's"}};
+  for (size_t i = 0; i < 3; ++i) {
+    out[i] = json::parse(*in[i].first, nullptr, false);
+    if (!out[i].is_object())
+      return fail(errc::bad_record, std::string{"the "} + in[i].second +
+                                        " state is not a JSON object");
+  }
+  return out;
 }
 
 } // namespace
 
 result<std::string> merge_counter_sum(const instance& w, const instance& l,
                                       const ancestor& base) {
-  auto a = state_object(w.state, "winner's");
-  auto b = state_object(l.state, "loser's");
-  auto o = state_object(base.state, "ancestor's");
-  for (auto* r : {&a, &b, &o})
-    if (!*r)
-      return r->err();
+  auto states = merge_inputs(w, l, base);
+  if (!states)
+    return states.err();
+  auto& [a, b, o] = *states;
   auto value = [](const json& j) {
     auto v = j.find("value");
     return v != j.end() && v->is_number_integer() ? v->get<int64_t>()
                                                   : int64_t{0};
   };
-  auto merged = *a;
-  merged["value"] = value(*a) + value(*b) - value(*o);
+  auto merged = a;
+  merged["value"] = value(a) + value(b) - value(o);
   return merged.dump();
 }
 
 result<std::string> merge_kv_union(const instance& w, const instance& l,
                                    const ancestor& base) {
-  auto a = state_object(w.state, "winner's");
-  auto b = state_object(l.state, "loser's");
-  auto o = state_object(base.state, "ancestor's");
-  for (auto* r : {&a, &b, &o})
-    if (!*r)
-      return r->err();
-  auto merged = *a;
+  auto states = merge_inputs(w, l, base);
+  if (!states)
+    return states.err();
+  auto& [a, b, o] = *states;
+  auto merged = a;
   // What the loser changed since the ancestor and the winner did not.
-  for (auto& [k, v] : b->items())
-    if (!o->contains(k) || (*o)[k] != v) {
+  for (auto& [k, v] : b.items())
+    if (!o.contains(k) || o[k] != v) {
       bool winner_changed =
-          (a->contains(k) ? std::optional<json>{(*a)[k]} : std::nullopt) !=
-          (o->contains(k) ? std::optional<json>{(*o)[k]} : std::nullopt);
+          (a.contains(k) ? std::optional<json>{a[k]} : std::nullopt) !=
+          (o.contains(k) ? std::optional<json>{o[k]} : std::nullopt);
       if (!winner_changed)
         merged[k] = v;
     }
   // What the loser deleted and the winner left as it was.
-  for (auto& [k, v] : o->items())
-    if (!b->contains(k) && a->contains(k) && (*a)[k] == v)
+  for (auto& [k, v] : o.items())
+    if (!b.contains(k) && a.contains(k) && a[k] == v)
       merged.erase(k);
   return merged.dump();
 }
