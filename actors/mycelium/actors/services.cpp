@@ -309,9 +309,8 @@ void start(self_ptr self, const services::effects::start& s) {
   if (s.from) {
     i.state = s.from->state;
     i.ops = s.from->ops;
-    i.forked_from = s.from->id;
-    i.base_state = s.from->state;
-    i.base_ops = s.from->ops;
+    i.lineage = s.from->lineage;
+    i.lineage.push_back({s.from->id, s.from->state, s.from->ops});
     i.absorbed = {};
   } else {
     i.state = services::initial_state(spec->kind);
@@ -328,9 +327,9 @@ void start(self_ptr self, const services::effects::start& s) {
         export_count(self);
         log::info("services",
                   i.service + ": started instance " + i.id +
-                      (i.forked_from.empty()
+                      (i.lineage.empty()
                            ? std::string{" (fresh)"}
-                           : " from " + i.forked_from + " on " +
+                           : " from " + i.forked_from() + " on " +
                                  s.from->host_name + " (unreachable), " +
                                  std::to_string(i.ops) + " ops"));
       },
@@ -533,7 +532,7 @@ json render(self_ptr self) {
                            {"data_bytes", r.data_bytes},
                            {"started_ms", r.started_ms},
                            {"last_write_ms", r.last_write_ms},
-                           {"forked_from", r.forked_from},
+                           {"forked_from", r.forked_from()},
                            {"absorbed", r.absorbed},
                            {"state", json::parse(r.state, nullptr, false)}});
     }

@@ -45,6 +45,17 @@ bool builtin_strategy(const std::string& merge) {
   return merge == "busiest" || merge == "newest";
 }
 
+namespace {
+
+json lineage_json(const instance& i) {
+  json out = json::array();
+  for (auto& f : i.lineage)
+    out.push_back({{"id", f.id}, {"state", f.state}, {"ops", f.ops}});
+  return out;
+}
+
+} // namespace
+
 std::string record_key(const instance& i) {
   return std::string{record_prefix} + i.service + "/" + i.id;
 }
@@ -59,9 +70,7 @@ std::string encode(const instance& i) {
               {"data_bytes", i.data_bytes},
               {"last_write_ms", i.last_write_ms},
               {"state", i.state},
-              {"forked_from", i.forked_from},
-              {"base_state", i.base_state},
-              {"base_ops", i.base_ops},
+              {"lineage", lineage_json(i)},
               {"absorbed", i.absorbed},
               {"frozen", i.frozen}}
       .dump();
@@ -71,8 +80,7 @@ result<instance> decode(const std::string& text) {
   auto doc = json::parse(text, nullptr, false);
   if (!doc.is_object())
     return fail(errc::bad_record, "a service record is not a JSON object");
-  for (auto key :
-       {"ops", "data_bytes", "base_ops", "started_ms", "last_write_ms"})
+  for (auto key : {"ops", "data_bytes", "started_ms", "last_write_ms"})
     if (doc.contains(key) && !doc[key].is_number_unsigned())
       return fail(errc::bad_record, std::string{"a service record's "} + key +
                                         " is not a whole number >= 0");
@@ -87,9 +95,17 @@ result<instance> decode(const std::string& text) {
     i.data_bytes = doc.at("data_bytes").get<uint64_t>();
     i.last_write_ms = doc.at("last_write_ms").get<int64_t>();
     i.state = doc.at("state").get<std::string>();
-    i.forked_from = doc.at("forked_from").get<std::string>();
-    i.base_state = doc.at("base_state").get<std::string>();
-    i.base_ops = doc.at("base_ops").get<uint64_t>();
+    if (!doc.at("lineage").is_array())
+      return fail(errc::bad_record, "a service record's lineage is not an "
+                                    "array");
+    for (auto& f : doc.at("lineage")) {
+      if (!f.at("ops").is_number_unsigned())
+        return fail(errc::bad_record, "a service record's lineage ops is "
+                                      "not a whole number >= 0");
+      i.lineage.push_back({f.at("id").get<std::string>(),
+                           f.at("state").get<std::string>(),
+                           f.at("ops").get<uint64_t>()});
+    }
     i.absorbed = doc.at("absorbed").get<std::vector<std::string>>();
     i.frozen = doc.at("frozen").get<bool>();
   } catch (const json::exception& e) {
@@ -177,13 +193,21 @@ const instance& winner(const instance& a, const instance& b,
 
 ancestor common_ancestor(const std::string& kind, const instance& a,
                          const instance& b) {
-  if (a.forked_from == b.id)
-    return {a.base_state, a.base_ops};
-  if (b.forked_from == a.id)
-    return {b.base_state, b.base_ops};
-  if (!a.forked_from.empty() && a.forked_from == b.forked_from)
-    return a.base_ops <= b.base_ops ? ancestor{a.base_state, a.base_ops}
-                                    : ancestor{b.base_state, b.base_ops};
+  using point = instance::fork_point;
+  auto find = [](const instance& i, const std::string& id) -> const point* {
+    for (auto& f : i.lineage)
+      if (f.id == id)
+        return &f;
+    return nullptr;
+  };
+  if (auto* f = find(a, b.id))
+    return {f->state, f->ops};
+  if (auto* f = find(b, a.id))
+    return {f->state, f->ops};
+  for (auto it = a.lineage.rbegin(); it != a.lineage.rend(); ++it)
+    if (auto* f = find(b, it->id))
+      return it->ops <= f->ops ? ancestor{it->state, it->ops}
+                               : ancestor{f->state, f->ops};
   return {initial_state(kind), 0};
 }
 

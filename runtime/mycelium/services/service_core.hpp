@@ -77,11 +77,21 @@ struct instance {
   wall_ms last_write_ms = 0;
   /// The service's state (JSON text).
   std::string state;
-  /// The instance this one was started from ("" for a fresh start) and its
-  /// state then: the common ancestor a merge strategy needs.
-  std::string forked_from;
-  std::string base_state;
-  uint64_t base_ops = 0;
+  /// Where this instance's history branched off: every instance it was
+  /// started from (failover), oldest first, with the state and operation
+  /// count it had then. Empty for a fresh start. Two instances' common
+  /// ancestor, which a merge needs, is found here.
+  struct fork_point {
+    std::string id;
+    std::string state;
+    uint64_t ops = 0;
+  };
+  std::vector<fork_point> lineage;
+
+  /// The instance this one was started from ("" for a fresh start).
+  std::string forked_from() const {
+    return lineage.empty() ? std::string{} : lineage.back().id;
+  }
   /// Instances whose states this one merged (they may go).
   std::vector<std::string> absorbed;
   /// Set by the loser of a split resolved by a merge strategy: it takes no
@@ -117,9 +127,10 @@ result<op_result> apply(const std::string& kind, const std::string& state,
 const instance& winner(const instance& a, const instance& b,
                        const std::string& strategy);
 
-/// The state and operation count the two instances last shared: the
-/// state one was started from when it forked from the other (or both from
-/// the same instance); the kind's initial state and 0 when unrelated.
+/// The state and operation count the two instances last shared: where one
+/// branched off the other (the other is in its lineage), else where both
+/// branched off the newest instance in both lineages (the earlier of the
+/// two points); the kind's initial state and 0 when unrelated.
 struct ancestor {
   std::string state;
   uint64_t ops = 0;

@@ -25,9 +25,7 @@ instance make(std::string id, std::string host, uint64_t ops, int64_t last,
 
 TEST_CASE("records round-trip; damaged ones are refused with the cause") {
   auto i = make("a-1-1", "A", 3, 100, R"({"value":3})");
-  i.forked_from = "b-0-1";
-  i.base_state = R"({"value":1})";
-  i.base_ops = 1;
+  i.lineage = {{"b-0-1", R"({"value":1})", 1}};
   i.absorbed = {"c-2-1"};
   auto back = decode(encode(i));
   REQUIRE(back);
@@ -36,8 +34,12 @@ TEST_CASE("records round-trip; damaged ones are refused with the cause") {
   for (auto bad : {"", "[]", R"({"service":"s"})",
                    R"({"service":"s","id":"x","host":"h","host_name":"h",)"
                    R"("started_ms":0,"ops":-1,"data_bytes":0,)"
-                   R"("last_write_ms":0,"state":"{}","forked_from":"",)"
-                   R"("base_state":"","base_ops":0,"absorbed":[]})"}) {
+                   R"("last_write_ms":0,"state":"{}","lineage":[],)"
+                   R"("absorbed":[],"frozen":false})",
+                   R"({"service":"s","id":"x","host":"h","host_name":"h",)"
+                   R"("started_ms":0,"ops":1,"data_bytes":0,)"
+                   R"("last_write_ms":0,"state":"{}","lineage":"x",)"
+                   R"("absorbed":[],"frozen":false})"}) {
     auto r = decode(bad);
     REQUIRE_FALSE(r);
     CHECK(r.err().code() == static_cast<uint8_t>(errc::bad_record));
@@ -171,9 +173,7 @@ TEST_CASE("merges from the common ancestor: counter-sum adds both sides' "
           "changes, kv-union keeps both sides' keys") {
   auto w = make("w", "A", 12, 200, R"({"value":15})");
   auto l = make("l", "B", 11, 300, R"({"value":17})");
-  l.forked_from = "w";
-  l.base_state = R"({"value":10})";
-  l.base_ops = 10;
+  l.lineage = {{"w", R"({"value":10})", 10}};
   auto base = common_ancestor("counter", w, l);
   CHECK(base.state == R"({"value":10})");
   auto sum = merge_counter_sum(w, l, base);
@@ -189,10 +189,35 @@ TEST_CASE("merges from the common ancestor: counter-sum adds both sides' "
         R"({"value":17})");
   auto kw = make("kw", "A", 3, 1, R"({"name":"grace","city":"paris"})");
   auto kl = make("kl", "B", 3, 1, R"({"name":"ada","lang":"en"})");
-  kl.forked_from = "kw";
-  kl.base_state = R"({"name":"ada","city":"paris"})";
+  kl.lineage = {{"kw", R"({"name":"ada","city":"paris"})", 2}};
   auto kv = merge_kv_union(kw, kl, common_ancestor("kv", kw, kl));
   REQUIRE(kv);
   CHECK(*kv == R"({"lang":"en","name":"grace"})");
   CHECK_FALSE(merge_counter_sum(make("x", "A", 0, 0, "[]"), l, base));
+}
+
+TEST_CASE("the common ancestor over a chain of failovers: a fork of a fork "
+          "merges the original from where the chain left it") {
+  // o (10) -> f1 forked at 10 (+7 -> 17) -> f2 forked from f1 at 17 (+3).
+  auto o = make("o", "A", 2, 100, R"({"value":15})"); // 10 then +5
+  auto f1 = make("f1", "B", 2, 200, R"({"value":17})");
+  f1.lineage = {{"o", R"({"value":10})", 1}};
+  auto f2 = make("f2", "C", 3, 300, R"({"value":20})");
+  f2.lineage = {{"o", R"({"value":10})", 1}, {"f1", R"({"value":17})", 2}};
+  CHECK(common_ancestor("counter", f2, o).state == R"({"value":10})");
+  CHECK(common_ancestor("counter", o, f2).state == R"({"value":10})");
+  CHECK(common_ancestor("counter", f2, f1).state == R"({"value":17})");
+  // f2 absorbs f1 (nothing new since the fork), then o (+5): 25.
+  auto step = absorb(
+      f2, f1, *merge_counter_sum(f2, f1, common_ancestor("counter", f2, f1)),
+      common_ancestor("counter", f2, f1), 400);
+  CHECK(step.state == R"({"value":20})");
+  auto all = merge_counter_sum(step, o, common_ancestor("counter", step, o));
+  CHECK(*all == R"({"value":25})");
+  // Two forks of the same instance at different times: the earlier point.
+  auto g1 = make("g1", "D", 3, 1, R"({"value":12})");
+  g1.lineage = {{"o", R"({"value":10})", 1}};
+  auto g2 = make("g2", "E", 3, 1, R"({"value":18})");
+  g2.lineage = {{"o", R"({"value":15})", 2}};
+  CHECK(common_ancestor("counter", g1, g2).state == R"({"value":10})");
 }
