@@ -116,7 +116,13 @@ def test_split_brain_resolved_by_each_services_strategy(binary, tmp, nodes):
 def test_failover_when_the_host_dies_and_resume_after_restart(binary, tmp, nodes):
     ns = cluster(binary, tmp, nodes, 3, membership=MEMBERSHIP,
                  services={"tick_ms": 300, "hosted": [{"name": "tally", "kind": "counter"}]})
+    # Keys under svc/ that are no records (anyone can write them) are
+    # ignored with a warning, never a crash of the service manager.
+    ns[0].console("db", "put", "svc/tally/bogus", "5", "--type", "counter", expect=0)
+    ns[0].console("db", "put", "svc/tally/junk", "not json", expect=0)
     wait_for("one instance of tally", lambda: one_instance_everywhere(ns, "tally"), timeout=20)
+    assert "ignoring svc/tally/bogus" in ns[0].log()
+    assert "restarting services" not in ns[0].log(), ns[0].log()
     host = host_of(ns, "tally")
     call(host, "tally", "add", "3")
     rest = [n for n in ns if n is not host]

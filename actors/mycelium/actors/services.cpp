@@ -498,7 +498,12 @@ void read_records(self_ptr self) {
               self, json::array({"get", key}),
               [=](const std::string& text) {
                 auto doc = json::parse(text, nullptr, false);
-                auto value = doc.is_object() ? doc.value("value", "") : "";
+                // Anyone may write under svc/ with `db put`: a value that
+                // is not a record's text is ignored, never thrown on.
+                auto value = doc.is_object() && doc.contains("value") &&
+                                     doc["value"].is_string()
+                                 ? doc["value"].get<std::string>()
+                                 : std::string{};
                 auto rec = services::decode(value);
                 if (rec)
                   b->recs.push_back(std::move(*rec));
@@ -511,6 +516,12 @@ void read_records(self_ptr self) {
         }
       },
       done);
+}
+
+/// A state as JSON for the console (its text if it does not parse).
+json state_json(const std::string& text) {
+  auto doc = json::parse(text, nullptr, false);
+  return doc.is_discarded() ? json(text) : doc;
 }
 
 json render(self_ptr self) {
@@ -534,7 +545,7 @@ json render(self_ptr self) {
                            {"last_write_ms", r.last_write_ms},
                            {"forked_from", r.forked_from()},
                            {"absorbed", r.absorbed},
-                           {"state", json::parse(r.state, nullptr, false)}});
+                           {"state", state_json(r.state)}});
     }
     list.push_back({{"name", spec.name},
                     {"kind", spec.kind},
