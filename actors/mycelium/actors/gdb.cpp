@@ -280,7 +280,7 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
           return;
         auto id = doc.value("id", "");
         auto state = doc.value("state", "");
-        if (state == "alive" || state == "suspect")
+        if (member_reachable(state))
           self->state.core->peer_up(id, doc.value("name", ""));
         else
           self->state.core->peer_down(id);

@@ -57,10 +57,6 @@ metrics::counter& events_counter(const node_context& ctx,
       {{"event", isolation::to_string(t)}});
 }
 
-bool reachable(const std::string& state) {
-  return state == "alive" || state == "suspect";
-}
-
 /// Peers reachable now, and known nodes that are not (members that left
 /// gracefully are neither).
 isolation::view current_view(self_ptr self) {
@@ -68,7 +64,7 @@ isolation::view current_view(self_ptr self) {
   isolation::view v;
   std::map<std::string, isolation::known_node> unreachable = st.spores;
   for (auto& [id, m] : st.members) {
-    if (reachable(m.state)) {
+    if (member_reachable(m.state)) {
       ++v.reachable;
       unreachable.erase(id);
     } else if (m.state == "left") {

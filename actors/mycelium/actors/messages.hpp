@@ -169,6 +169,12 @@ void follow(Self* self, caf::actor& followed, const char* name) {
 /// not an array.
 std::vector<std::string> command_words(const std::string& args_json);
 
+/// Whether a member in `state` (as membership events name it) is reachable:
+/// alive or suspect.
+inline bool member_reachable(const std::string& state) {
+  return state == "alive" || state == "suspect";
+}
+
 /// Removes `who` from a list of subscribers (on its down message).
 void forget(std::vector<caf::actor>& subscribers, const caf::actor_addr& who);
 

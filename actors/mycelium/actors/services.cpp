@@ -155,7 +155,7 @@ void db(self_ptr self, const json& args, Ok ok, Failed failed) {
 std::set<std::string> live_nodes(self_ptr self) {
   std::set<std::string> live{self->state.ctx->identity->node_id()};
   for (auto& [id, state] : self->state.members)
-    if (state == "alive" || state == "suspect")
+    if (member_reachable(state))
       live.insert(id);
   return live;
 }
@@ -282,12 +282,8 @@ void run_jobs(self_ptr self, const std::string& id) {
            h.rec.ops}}.dump());
       continue;
     }
-    auto next = h.rec;
-    next.state = r->state;
-    next.ops += 1;
-    next.data_bytes = r->state.size();
-    next.last_write_ms = now;
-    write(self, id, std::move(next), std::move(j), r->answer);
+    write(self, id, services::after_operation(h.rec, *r, now), std::move(j),
+          r->answer);
     return;
   }
 }
@@ -298,24 +294,11 @@ void start(self_ptr self, const services::effects::start& s) {
   if (spec == nullptr || !st.starting.insert(s.service).second)
     return;
   auto now = st.ctx->wall_clock();
-  instance i;
-  i.service = s.service;
-  i.id = short_id(st.ctx->identity->node_id()) + "-" + std::to_string(now) +
-         "-" + std::to_string(++st.seq);
-  i.host = st.ctx->identity->node_id();
-  i.host_name = st.ctx->cfg.name;
-  i.started_ms = now;
-  i.last_write_ms = now;
-  if (s.from) {
-    i.state = s.from->state;
-    i.ops = s.from->ops;
-    i.lineage = s.from->lineage;
-    i.lineage.push_back({s.from->id, s.from->state, s.from->ops});
-    i.absorbed = {};
-  } else {
-    i.state = services::initial_state(spec->kind);
-  }
-  i.data_bytes = i.state.size();
+  auto i = services::new_instance(
+      *spec, s.from,
+      short_id(st.ctx->identity->node_id()) + "-" + std::to_string(now) + "-" +
+          std::to_string(++st.seq),
+      st.ctx->identity->node_id(), st.ctx->cfg.name, now);
   auto kind = spec->kind;
   db(
       self, json::array({"put", services::record_key(i), encode(i)}),

@@ -358,7 +358,7 @@ caf::behavior spore_impl(self_ptr self, node_context_ptr ctx) {
         auto state = doc.value("state", "");
         auto id = doc.value("id", "");
         auto wall = self->state.ctx->wall_clock();
-        if (state == "alive" || state == "suspect")
+        if (member_reachable(state))
           perform(self, self->state.core->on_alive(
                             id, doc.value("name", ""), doc.value("address", ""),
                             doc.value("incarnation", uint64_t{0}), wall));

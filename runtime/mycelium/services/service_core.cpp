@@ -178,6 +178,37 @@ result<op_result> apply(const std::string& kind, const std::string& state,
   return r;
 }
 
+instance new_instance(const service_spec& spec,
+                      const std::optional<instance>& from, std::string id,
+                      std::string host, std::string host_name, wall_ms now) {
+  instance i;
+  i.service = spec.name;
+  i.id = std::move(id);
+  i.host = std::move(host);
+  i.host_name = std::move(host_name);
+  i.started_ms = now;
+  i.last_write_ms = now;
+  if (from) {
+    i.state = from->state;
+    i.ops = from->ops;
+    i.lineage = from->lineage;
+    i.lineage.push_back({from->id, from->state, from->ops});
+  } else {
+    i.state = initial_state(spec.kind);
+  }
+  i.data_bytes = i.state.size();
+  return i;
+}
+
+instance after_operation(const instance& i, const op_result& r, wall_ms now) {
+  auto next = i;
+  next.state = r.state;
+  next.ops += 1;
+  next.data_bytes = r.state.size();
+  next.last_write_ms = now;
+  return next;
+}
+
 const instance& winner(const instance& a, const instance& b,
                        const std::string& strategy) {
   auto busiest = [](const instance& i) {

@@ -121,6 +121,15 @@ struct op_result {
 result<op_result> apply(const std::string& kind, const std::string& state,
                         const std::vector<std::string>& op);
 
+/// A new instance `id` of `spec` on `host`: fresh, or started from `from`
+/// (its state and operations, `from` appended to its lineage).
+instance new_instance(const service_spec& spec,
+                      const std::optional<instance>& from, std::string id,
+                      std::string host, std::string host_name, wall_ms now);
+
+/// `i` after an operation that changed its state to `r.state`.
+instance after_operation(const instance& i, const op_result& r, wall_ms now);
+
 /// Of two instances of a service, the one `strategy` keeps (for a merge
 /// strategy: the one that takes the merged state). Total and symmetric:
 /// every node picks the same.
