@@ -30,6 +30,11 @@ struct gdb_state {
   caf::actor membership;
   caf::actor spores;
   caf::actor isolation;
+  /// Whether the isolation controller told its mode since this actor (or
+  /// the controller) started. Until it has, writes are refused: a node
+  /// restarted while cut off must not take one before it knows it is
+  /// isolated.
+  bool mode_known = false;
   uint64_t bad_frames = 0;
   uint64_t writes = 0;
   store_failures failures{"gdb"};
@@ -224,6 +229,21 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
                     "del KEY | list [PREFIX] | stats | read-only on|off");
 }
 
+/// Why writes are refused until the isolation controller told its mode.
+constexpr const char* mode_unknown =
+    "the node does not know yet whether it is isolated (waiting for the "
+    "isolation controller)";
+
+/// Subscribes to the isolation controller (again after its restart) and
+/// watches it, so its death puts writes on hold until its successor tells.
+void follow_isolation(self_ptr self) {
+  auto& st = self->state;
+  auto before = st.isolation;
+  follow(self, st.isolation, "isolation");
+  if (st.isolation && st.isolation != before)
+    self->monitor(st.isolation);
+}
+
 caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
   keep_exception_text(self);
   auto& st = self->state;
@@ -262,15 +282,38 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
       "mycelium_gdb_entries",
       "Entries of the replica (deleted keys included).");
   st.entries->set(static_cast<double>(st.core->db().map().entries.size()));
+  st.core->db().set_isolated(mode_unknown);
   register_as(self->home_system(), "gdb", caf::actor_cast<caf::actor>(self));
   auto tick = std::chrono::milliseconds(ctx->cfg.gdb.anti_entropy_interval_ms);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (msg.source != st.isolation.address())
+      return;
+    // The controller is restarting: writes wait for the mode it restores.
+    st.isolation = caf::actor{};
+    st.mode_known = false;
+    st.core->db().set_isolated(mode_unknown);
+    self->send(self, mode_wait_atom::value);
+  });
+  self->send(self, mode_wait_atom::value);
   self->send(self, tick_atom::value);
   return {
+      [=](mode_wait_atom) {
+        // The controller may register after this actor's start (siblings
+        // initialise concurrently): look again soon, not one anti-entropy
+        // period later.
+        auto& st = self->state;
+        if (st.mode_known)
+          return;
+        follow_isolation(self);
+        self->delayed_send(self, std::chrono::milliseconds(20),
+                           mode_wait_atom::value);
+      },
       [=](tick_atom) {
         auto& st = self->state;
         follow(self, st.membership, "membership");
         follow(self, st.spores, "spores");
-        follow(self, st.isolation, "isolation");
+        follow_isolation(self);
         perform(self, st.core->on_tick(st.ctx->wall_clock()));
         self->delayed_send(self, tick, tick_atom::value);
       },
@@ -306,10 +349,13 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
                           from, *msg, self->state.ctx->wall_clock()));
       },
       [=](isolation_atom, bool read_only, const std::string& why) {
-        auto& db = self->state.core->db();
-        if (read_only != !db.isolated().empty())
+        auto& st = self->state;
+        auto& db = st.core->db();
+        bool was = st.mode_known ? !db.isolated().empty() : false;
+        if (read_only != was)
           log::warning("gdb", read_only ? "read-only: " + why
                                         : std::string{"writable again"});
+        st.mode_known = true;
         db.set_isolated(read_only ? why : std::string{});
       },
       [=](db_atom, const std::string& args) { return command(self, args); },

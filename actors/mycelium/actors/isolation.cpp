@@ -40,6 +40,9 @@ struct isolation_state {
   /// Whether the spore tracker answered once: until then the node does not
   /// know whom it knows, and would take itself for a network of one.
   bool spores_seen = false;
+  /// When the transport last heard any peer, as of its last answer (0:
+  /// no answer yet), moved up by every member seen reachable.
+  wall_ms heard_at = 0;
   /// A mode change that could not be saved yet (full disk).
   bool unsaved = false;
   store_failures failures{"isolation"};
@@ -64,8 +67,19 @@ isolation::view current_view(self_ptr self) {
   isolation::view v;
   std::map<std::string, isolation::known_node> unreachable = st.spores;
   for (auto& [id, m] : st.members) {
+    if (id == st.ctx->identity->node_id())
+      continue;
     if (member_reachable(m.state)) {
       ++v.reachable;
+      auto& n = v.reachable_nodes.emplace_back();
+      n.id = id;
+      n.name = m.name;
+      if (auto s = st.spores.find(id); s != st.spores.end())
+        n.addresses = s->second.addresses;
+      if (!m.address.empty() &&
+          std::find(n.addresses.begin(), n.addresses.end(), m.address) ==
+              n.addresses.end())
+        n.addresses.push_back(m.address);
       unreachable.erase(id);
     } else if (m.state == "left") {
       unreachable.erase(id);
@@ -83,6 +97,8 @@ isolation::view current_view(self_ptr self) {
   unreachable.erase(st.ctx->identity->node_id());
   for (auto& [id, n] : unreachable)
     v.unreachable.push_back(n);
+  if (st.heard_at != 0)
+    v.heard_ago_ms = std::max<int64_t>(0, st.ctx->wall_clock() - st.heard_at);
   return v;
 }
 
@@ -197,6 +213,7 @@ json render(self_ptr self) {
       {"reason", reason_of(self)},
       {"enabled", cfg.enabled},
       {"reachable", v.reachable},
+      {"heard_ago_ms", v.heard_ago_ms},
       {"unreachable", unreachable},
       {"alone_since_ms", s.alone_since},
       {"isolated_since_ms", s.isolated_since},
@@ -214,7 +231,8 @@ json render(self_ptr self) {
        {{"grace_ms", cfg.grace_ms},
         {"override_after_ms", cfg.override_after_ms},
         {"auto_override_after_ms", cfg.auto_override_after_ms},
-        {"min_disk_free_ratio", cfg.min_disk_free_ratio}}}};
+        {"min_disk_free_ratio", cfg.min_disk_free_ratio},
+        {"silence_ms", cfg.silence_ms}}}};
 }
 
 caf::result<std::string> command(self_ptr self, const std::string& args_json) {
@@ -287,8 +305,10 @@ caf::behavior isolation_impl(self_ptr self, node_context_ptr ctx) {
               caf::actor_cast<caf::actor>(self));
   self->set_down_handler(
       [=](caf::down_msg& msg) { forget(self->state.subscribers, msg.source); });
+  // Often enough that the transport's evidence and the grace period are
+  // seen within a small part of the grace.
   auto tick = std::chrono::milliseconds(
-      std::clamp<int64_t>(ctx->cfg.isolation.grace_ms / 4, 100, 1000));
+      std::clamp<int64_t>(ctx->cfg.isolation.grace_ms / 10, 50, 1000));
   self->send(self, tick_atom::value);
   return {
       [=](tick_atom) {
@@ -298,6 +318,14 @@ caf::behavior isolation_impl(self_ptr self, node_context_ptr ctx) {
               .then(
                   [=](std::string& text) {
                     take_spores(self, text);
+                    observe(self);
+                  },
+                  [=](caf::error&) {});
+        if (auto transport = registered(self->home_system(), "transport"))
+          self->request(transport, std::chrono::seconds(5), heard_atom::value)
+              .then(
+                  [=](int64_t ago) {
+                    self->state.heard_at = self->state.ctx->wall_clock() - ago;
                     observe(self);
                   },
                   [=](caf::error&) {});
@@ -311,6 +339,9 @@ caf::behavior isolation_impl(self_ptr self, node_context_ptr ctx) {
         m.name = doc.value("name", "");
         m.address = doc.value("address", "");
         m.state = doc.value("state", "");
+        // Alive again: membership (or someone it heard) heard from it.
+        if (m.state == "alive")
+          self->state.heard_at = self->state.ctx->wall_clock();
         // A peer back: reappearance ends an isolation now, not next tick.
         observe(self);
       },

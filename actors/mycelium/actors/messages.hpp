@@ -87,6 +87,12 @@ using console_atom = caf::atom_constant<caf::atom("console")>;
 /// JSON array); isolation controller -> subscribers: (isolation_atom, bool
 /// read_only, reason).
 using isolation_atom = caf::atom_constant<caf::atom("isolation")>;
+/// Isolation controller -> transport: milliseconds since any peer was last
+/// heard (int64_t answer), the evidence that the node reaches nobody.
+using heard_atom = caf::atom_constant<caf::atom("heard")>;
+/// Internal: the Global Database looks for the isolation controller until
+/// it knows the node's mode (writes wait for it).
+using mode_wait_atom = caf::atom_constant<caf::atom("mode_wait")>;
 /// Console -> service manager: a `service` command (arguments as JSON).
 using service_atom = caf::atom_constant<caf::atom("service")>;
 /// Service manager -> merge strategy: (merge_atom, service, winner record,

@@ -484,6 +484,8 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
       [=](const caf::io::new_connection_msg& msg) {
         auto serial = new_serial(msg.handle);
         net::set_nodelay(static_cast<int>(msg.handle.id()));
+        net::set_user_timeout(static_cast<int>(msg.handle.id()),
+                              self->state.ctx->cfg.transport.dead_after_ms);
         auto addr = self->remote_addr(msg.handle) + ":" +
                     std::to_string(self->remote_port(msg.handle));
         perform(self,
@@ -519,6 +521,7 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
         self->quit(make_error(errc::refused, "listening socket closed"));
       },
       [=](connected_atom, const std::string& host, uint16_t port, int fd) {
+        net::set_user_timeout(fd, self->state.ctx->cfg.transport.dead_after_ms);
         auto hdl = self->add_scribe(fd);
         auto serial = new_serial(hdl);
         perform(self, self->state.core->on_connected(serial, {host, port},
@@ -585,6 +588,9 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
       [=](connect_atom, const std::string& address) {
         if (auto ep = config::parse_endpoint(address))
           self->state.core->add_target(*ep, self->clock().now());
+      },
+      [=](heard_atom) -> int64_t {
+        return self->state.core->heard_ago(self->clock().now());
       },
       [=](peers_atom) { return render_peers(self); },
       [=](status_atom) { return render_peers(self); },

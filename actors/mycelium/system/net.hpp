@@ -16,6 +16,11 @@ int dial(const std::string& host, uint16_t port, int64_t timeout_ms,
 /// Sets TCP_NODELAY on `fd`.
 void set_nodelay(int fd);
 
+/// Sets TCP_USER_TIMEOUT on `fd`: the kernel fails the connection when
+/// data it sent stays unacknowledged for `ms` (a silent cut), instead of
+/// retransmitting for many minutes.
+void set_user_timeout(int fd, int64_t ms);
+
 /// Milliseconds of the monotonic clock (for deadlines).
 int64_t monotonic_ms();
 

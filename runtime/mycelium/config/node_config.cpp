@@ -61,6 +61,8 @@ transport_config transport_config::local() {
   cfg.reconnect_initial_ms = 100;
   cfg.reconnect_max_ms = 2000;
   cfg.tick_ms = 50;
+  cfg.keepalive_ms = 200;
+  cfg.dead_after_ms = 2000;
   return cfg;
 }
 
@@ -74,6 +76,7 @@ isolation_config isolation_config::local() {
   isolation_config cfg;
   cfg.grace_ms = 3000;
   cfg.override_after_ms = 5000;
+  cfg.silence_ms = 600;
   return cfg;
 }
 
@@ -761,6 +764,12 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     o.integer("protocol_min", t.protocol_min, 1, 65535);
     o.integer("protocol_max", t.protocol_max, 1, 65535);
     o.integer("tick_ms", t.tick_ms, 1, 60000);
+    o.integer("keepalive_ms", t.keepalive_ms, 10, 3600000);
+    o.integer("dead_after_ms", t.dead_after_ms, 20, 86400000);
+    if (t.dead_after_ms <= t.keepalive_ms)
+      throw config_failure{errc::bad_value, o.child("dead_after_ms"),
+                           "expected more than keepalive_ms (" +
+                               std::to_string(t.keepalive_ms) + ")"};
     if (t.protocol_max < t.protocol_min)
       throw config_failure{errc::bad_value, o.child("protocol_max"),
                            "expected at least protocol_min (" +
@@ -816,6 +825,15 @@ void read_node(object_reader& r, node_config& cfg, const std::string& base) {
     o.integer("auto_override_after_ms", i.auto_override_after_ms, 0,
               int64_t{365} * 86400000);
     o.number("min_disk_free_ratio", i.min_disk_free_ratio, 0.0, 1.0);
+    o.integer("silence_ms", i.silence_ms, 0, int64_t{7} * 86400000);
+    // Peers are heard at least every keepalive: a shorter silence would
+    // take every quiet moment for a cut.
+    if (i.silence_ms != 0 && i.silence_ms <= cfg.transport.keepalive_ms)
+      throw config_failure{errc::bad_value, o.child("silence_ms"),
+                           "expected 0 (off) or more than "
+                           "transport.keepalive_ms (" +
+                               std::to_string(cfg.transport.keepalive_ms) +
+                               ")"};
   });
   r.object("services", [&](object_reader& o) {
     auto& sv = cfg.services;

@@ -142,6 +142,13 @@ struct transport_config {
   int64_t protocol_max = 1;
   /// Housekeeping period (timeouts, reconnects, delayed frames).
   int64_t tick_ms = 100;
+  /// An established connection that sent nothing this long sends a
+  /// keepalive, so a live peer is heard at least this often ...
+  int64_t keepalive_ms = 1000;
+  /// ... and one that carried no bytes this long is closed and redialled
+  /// (a silent cut is noticed without waiting for TCP's retransmissions;
+  /// also the sockets' TCP_USER_TIMEOUT).
+  int64_t dead_after_ms = 5000;
 
   static transport_config defaults() { return {}; }
   static transport_config local();

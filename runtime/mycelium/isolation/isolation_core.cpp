@@ -83,8 +83,20 @@ effects isolation_core::leave_isolation(const view& v, wall_ms now) {
   return fx;
 }
 
-effects isolation_core::observe(const view& v, const resources& r,
+bool isolation_core::silent(const view& v) const {
+  return settings_.silence_ms > 0 && v.heard_ago_ms >= settings_.silence_ms;
+}
+
+effects isolation_core::observe(const view& seen, const resources& r,
                                 wall_ms now) {
+  view v = seen;
+  if (silent(v) && v.reachable > 0) {
+    // Members membership still shows reachable, but nothing of them
+    // arrives: they are known and not reached.
+    v.unreachable.insert(v.unreachable.end(), v.reachable_nodes.begin(),
+                         v.reachable_nodes.end());
+    v.reachable = 0;
+  }
   bool alone = settings_.enabled && v.reachable == 0 && !v.unreachable.empty();
   if (!alone)
     return leave_isolation(v, now);
@@ -100,8 +112,11 @@ effects isolation_core::observe(const view& v, const resources& r,
     fx.events.push_back(
         {event::type::isolated, now,
          "no peer reachable for " + seconds(now - state_.alone_since) + " (" +
-             std::to_string(v.unreachable.size()) +
-             " known); read-only until a peer is back or an override"});
+             std::to_string(v.unreachable.size()) + " known" +
+             (silent(seen)
+                  ? ", nothing heard from any for " + seconds(seen.heard_ago_ms)
+                  : std::string{}) +
+             "); read-only until a peer is back or an override"});
   }
   // Every address known while isolated goes to the transport once: it
   // keeps dialing each with its own backoff.

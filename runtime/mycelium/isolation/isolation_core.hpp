@@ -4,7 +4,13 @@
 /// and must stop accepting writes, and when it may take them again.
 ///
 /// A node is *alone* when it knows other nodes (members it saw, spores it
-/// keeps) but reaches none of them. Alone for `grace_ms`, it is *isolated*:
+/// keeps) but reaches none of them: membership shows none alive or suspect,
+/// or the transport heard no byte from any peer for `silence_ms` (every
+/// live connection carries a keepalive at least every
+/// transport.keepalive_ms, and every dial failed or timed out). The second
+/// is the evidence of a cut-off node, whose own membership slows its
+/// probing (Lifeguard's local health) and would see its peers fail only
+/// seconds later. Alone for `grace_ms`, it is *isolated*:
 /// the Global Database turns read-only (reads go on) and every address the
 /// node knows is handed to the transport, which keeps dialing it with its
 /// exponential backoff. Any peer reachable again ends the isolation at once
@@ -69,6 +75,9 @@ struct settings {
   int64_t auto_override_after_ms = 0;
   /// Free disk below this fraction refuses (and revokes) an override.
   double min_disk_free_ratio = 0.05;
+  /// Nothing heard from any peer this long counts as reaching nobody,
+  /// whatever membership shows (0: membership alone decides).
+  int64_t silence_ms = 2000;
 };
 
 /// A known node this one does not reach.
@@ -84,6 +93,12 @@ struct view {
   int64_t reachable = 0;
   /// Nodes known but not reachable (left members excluded).
   std::vector<known_node> unreachable;
+  /// The transport's evidence: ms since it last heard any peer (-1: not
+  /// known).
+  int64_t heard_ago_ms = -1;
+  /// The members counted in `reachable`: unreachable too when the
+  /// transport heard nobody for `silence_ms`.
+  std::vector<known_node> reachable_nodes = {};
 };
 
 /// What the node has to keep writes safe.
@@ -166,6 +181,9 @@ public:
   std::string save() const;
   /// Restores a saved state; bad_state when it does not decode.
   status load(const std::string& text);
+
+  /// Whether `v` carries the transport's evidence of reaching nobody.
+  bool silent(const view& v) const;
 
 private:
   effects leave_isolation(const view& v, wall_ms now);

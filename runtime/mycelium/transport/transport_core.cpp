@@ -54,6 +54,10 @@ const char* to_string(reason r) {
     return "bad_admin_key";
   case reason::too_many_handshakes:
     return "too_many_handshakes";
+  case reason::no_binding:
+    return "no_binding";
+  case reason::silent_peer:
+    return "silent_peer";
   }
   return "unknown";
 }
@@ -134,6 +138,15 @@ struct transport_core::connection {
   time_point opened{};
   wire::hello peer;
   uint16_t version = 0;
+  /// The TLS exporter value the Hellos of this session are bound to, taken
+  /// when the session came up (a channel closed later cannot export it).
+  std::string binding;
+  /// When bytes last arrived (or the connection opened).
+  time_point last_in{};
+  /// `frames_out` when it last changed, and when: an established
+  /// connection that sent nothing for keepalive_ms sends a keepalive.
+  uint64_t idle_mark = 0;
+  time_point idle_since{};
   /// Frame bytes not yet handed to TLS, in order: small frames coalesced
   /// into one chunk (few records), a large payload as a chunk of its own
   /// (moved in, never copied). The first `pending_sent` bytes of the front
@@ -164,6 +177,8 @@ struct transport_core::target {
   uint64_t conn = 0;
   /// Node id learned from its Hello.
   std::string node_id;
+  /// When it was last dialled (on demand at most once per initial backoff).
+  time_point last_dial{};
 };
 
 struct transport_core::queued {
@@ -206,6 +221,7 @@ transport_core::target_for(const std::string& endpoint) {
 }
 
 effects transport_core::start(time_point now) {
+  last_heard_ = now;
   for (auto& seed : settings_.seeds) {
     auto key = seed.to_string();
     if (key == settings_.listen || targets_.count(key) != 0)
@@ -220,8 +236,14 @@ effects transport_core::start(time_point now) {
 
 void transport_core::add_target(const config::endpoint& ep, time_point now) {
   auto key = ep.to_string();
-  if (key == settings_.listen || targets_.count(key) != 0)
+  if (key == settings_.listen)
     return;
+  if (auto* t = target_for(key)) {
+    // Known and waiting out its backoff: someone saw it alive, dial now.
+    if (!t->self && !satisfied(*t) && t->next_try > now)
+      t->next_try = now;
+    return;
+  }
   auto t = std::make_unique<target>();
   t->ep = ep;
   t->next_try = now;
@@ -235,6 +257,7 @@ effects transport_core::on_accept(uint64_t conn, const std::string& address,
   c->id = conn;
   c->address = address;
   c->opened = now;
+  c->last_in = now;
   c->tls = settings_.plaintext_for_benchmarks
                ? crypto::tls_channel::plaintext_for_benchmarks()
                : crypto::tls_channel::server(psks_);
@@ -278,6 +301,7 @@ effects transport_core::on_connected(uint64_t conn, const config::endpoint& to,
   c->address = to.to_string();
   c->target = to.to_string();
   c->opened = now;
+  c->last_in = now;
   auto& key = settings_.isolation_keys.front();
   c->tls = settings_.plaintext_for_benchmarks
                ? crypto::tls_channel::plaintext_for_benchmarks()
@@ -342,6 +366,10 @@ effects transport_core::on_bytes(uint64_t conn, const char* data, size_t size,
   if (c == nullptr || c->ph == connection::phase::dead)
     return fx;
   c->bytes_in += size;
+  c->last_in = now;
+  if (c->ph == connection::phase::hello ||
+      c->ph == connection::phase::established)
+    last_heard_ = now;
   feed_tls(*c, data, size, fx, now);
   return fx;
 }
@@ -427,9 +455,14 @@ void transport_core::on_established_tls(connection& c, effects& fx,
   c.ph = connection::phase::hello;
   auto binding = c.tls->exporter(hello_binding_label, 32);
   if (!binding) {
-    fail(c, reason::tls_failed, binding.err().message(), fx);
+    // The session is gone already (the peer closed at once).
+    fail(c, reason::no_binding,
+         "the TLS session closed before its Hello binding could be taken (" +
+             binding.err().message() + ")",
+         fx);
     return;
   }
+  c.binding = *binding;
   wire::hello h;
   h.node_id = self_.node_id();
   h.public_key = self_.public_key();
@@ -439,7 +472,7 @@ void transport_core::on_established_tls(connection& c, effects& fx,
   h.capabilities = settings_.capabilities;
   h.listen = settings_.listen;
   h.name = settings_.name;
-  h.signature = self_.sign(wire::hello_signed_bytes(h, *binding));
+  h.signature = self_.sign(wire::hello_signed_bytes(h, c.binding));
   write_frame(c, wire::kind::hello, wire::encode_hello(h));
 }
 
@@ -538,6 +571,8 @@ void transport_core::on_frame(connection& c, wire::envelope env, effects& fx,
            r ? "peer refused us: " + r->reason : std::string{"Reject"}, fx);
       return;
     }
+    if (k == wire::kind::ping && env.payload.empty())
+      return; // a keepalive: hearing it was the point
     if (k == wire::kind::hello || k == wire::kind::console_request ||
         k == wire::kind::console_response) {
       fail(c, reason::unexpected_frame,
@@ -574,15 +609,28 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
     return;
   }
   c.peer = *h;
+  if (c.tls->peer_closed()) {
+    // The Hello came with the close of its channel: the peer gave this
+    // connection up at once (the redundant one of a simultaneous dial).
+    fail(c, reason::closed,
+         "closed by the peer right after its Hello (a simultaneous dial's "
+         "redundant connection)",
+         fx);
+    return;
+  }
   if (h->node_id != crypto::node_identity::derive_id(h->public_key)) {
     fail(c, reason::bad_hello, "node id does not match its public key", fx,
          true);
     return;
   }
-  auto binding = c.tls->exporter(hello_binding_label, 32);
-  if (!binding || !crypto::node_identity::verify(
-                      h->public_key, wire::hello_signed_bytes(*h, *binding),
-                      h->signature)) {
+  if (c.binding.empty()) {
+    fail(c, reason::no_binding,
+         "no TLS binding to check the Hello of " + h->node_id + " against", fx);
+    return;
+  }
+  if (!crypto::node_identity::verify(h->public_key,
+                                     wire::hello_signed_bytes(*h, c.binding),
+                                     h->signature)) {
     fail(c, reason::bad_signature,
          "Hello signature of " + h->node_id + " does not verify", fx, true);
     return;
@@ -765,10 +813,12 @@ effects transport_core::on_tick(time_point now) {
     push_queued(std::move(q));
     flush_queue(node, fx, now);
   }
+  check_liveness(fx, now);
   for (auto& [key, t] : targets_) {
     if (t->self || satisfied(*t) || now < t->next_try)
       continue;
     t->connecting = true;
+    t->last_dial = now;
     fx.connects.push_back(t->ep);
   }
   // Connections failed during this step stay until their socket is closed
@@ -782,6 +832,48 @@ effects transport_core::on_tick(time_point now) {
     }
   }
   return fx;
+}
+
+void transport_core::check_liveness(effects& fx, time_point now) {
+  auto dead_after = from_ms(settings_.cfg.dead_after_ms);
+  auto keepalive = from_ms(settings_.cfg.keepalive_ms);
+  for (auto& [id, c] : conns_) {
+    if (c->ph != connection::phase::established)
+      continue;
+    if (now - c->last_in >= dead_after) {
+      fail(*c, reason::silent_peer,
+           "no bytes from the peer for " +
+               std::to_string(to_ms(now - c->last_in)) +
+               " ms (transport.dead_after_ms " +
+               std::to_string(settings_.cfg.dead_after_ms) + "); redialling",
+           fx);
+      continue;
+    }
+    if (c->frames_out != c->idle_mark) {
+      c->idle_mark = c->frames_out;
+      c->idle_since = now;
+    } else if (now - c->idle_since >= keepalive) {
+      // Straight onto the connection, past the queue and its fault rules:
+      // injected faults drop frames, they do not cut the path.
+      write_frame(*c, wire::kind::ping, std::string{});
+      flush(*c, fx);
+      c->idle_mark = c->frames_out;
+      c->idle_since = now;
+    }
+  }
+}
+
+void transport_core::dial_on_demand(const std::string& node_id,
+                                    time_point now) {
+  auto initial = from_ms(settings_.cfg.reconnect_initial_ms);
+  for (auto& [key, t] : targets_)
+    if (t->node_id == node_id && !t->self && !satisfied(*t) &&
+        t->next_try > now && now - t->last_dial >= initial)
+      t->next_try = now;
+}
+
+int64_t transport_core::heard_ago(time_point now) const {
+  return to_ms(now - last_heard_);
 }
 
 const fault_rule* transport_core::fault_for(const std::string& node) const {
@@ -845,6 +937,8 @@ void transport_core::enqueue(const std::string& node_id, wire::kind k,
     // The last copy takes the payload itself.
     push_queued({node_id, k, i + 1 == copies ? std::move(payload) : payload});
   }
+  if (by_node_.count(node_id) == 0)
+    dial_on_demand(node_id, now);
   if (flush_now)
     flush_queue(node_id, fx, now);
 }

@@ -18,7 +18,22 @@
 /// Duplicates: a second connection claiming a node id that is already
 /// connected is refused (`duplicate_id`) unless it is the same pair of nodes
 /// connecting to each other at once; then both sides keep the connection
-/// initiated by the lower node id, so they agree without talking.
+/// initiated by the lower node id, so they agree without talking. The side
+/// that closes the redundant one may do so right after its Hello: the Hello
+/// is still verified (its TLS binding is taken when the session is up, not
+/// when the Hello is read), and a Hello that arrives with the close of its
+/// channel is closed as `closed`, never taken for a forgery.
+///
+/// Liveness: an established connection that has sent nothing for
+/// `keepalive_ms` sends a keepalive (an empty ping, not answered), so a
+/// live peer is heard at least that often; one that carried no bytes for
+/// `dead_after_ms` is closed (`silent_peer`) and redialled. A silent cut
+/// (packets dropped, no refusal) is then noticed in bounded time instead of
+/// the kernel's retransmission timeout. `heard_ago` tells how long ago any
+/// peer was last heard: the isolation controller's evidence that the node
+/// reaches nobody. A frame for a peer without a connection dials it now
+/// (within the reconnect backoff's first step), so whoever talks to a lost
+/// peer (membership's reconnect, say) brings its connection back.
 ///
 /// Peers: seeds and peers learned from Hellos are reconnected with
 /// exponential backoff and jitter. Frames to a peer wait in a bounded
@@ -94,9 +109,16 @@ enum class reason : uint8_t {
   bad_admin_key = 20,
   /// Inbound while `max_pending_handshakes` others were in their handshake.
   too_many_handshakes = 21,
+  /// The TLS session gave no binding value for the Hello: the channel was
+  /// closed before it could be read (the peer closed at once). Not a
+  /// forgery: nothing was verified against a wrong value.
+  no_binding = 22,
+  /// An established connection carried no bytes for `dead_after_ms`: the
+  /// path is gone silently (a firewall, a cut cable); closed and redialled.
+  silent_peer = 23,
 };
 /// Reasons are numbered from 1 to this one without gaps.
-constexpr reason last_reason = reason::too_many_handshakes;
+constexpr reason last_reason = reason::silent_peer;
 
 const char* to_string(reason r);
 
@@ -237,7 +259,8 @@ public:
   /// Seeds to dial at start.
   effects start(time_point now);
 
-  /// Remembers `ep` as a peer to keep connected (learned from membership).
+  /// Remembers `ep` as a peer to keep connected (learned from membership);
+  /// a known one that waits for its next attempt is dialled now.
   void add_target(const config::endpoint& ep, time_point now);
 
   /// A peer connected to us.
@@ -290,6 +313,10 @@ public:
   /// Node ids of established peers.
   std::vector<std::string> peers() const;
 
+  /// Milliseconds since bytes last arrived from any peer past its TLS
+  /// handshake (since `start` when none ever did).
+  int64_t heard_ago(time_point now) const;
+
   const std::string& node_id() const;
 
 private:
@@ -324,6 +351,10 @@ private:
   void drop_connection(connection& c, effects& fx, time_point now);
   target* target_for(const std::string& endpoint);
   void schedule_retry(target& t, time_point now);
+  /// Closes silent connections, sends keepalives on idle ones.
+  void check_liveness(effects& fx, time_point now);
+  /// A frame waits for `node_id`, which has no connection: dial it soon.
+  void dial_on_demand(const std::string& node_id, time_point now);
   bool satisfied(const target& t) const;
   const fault_rule* fault_for(const std::string& node_id) const;
 
@@ -343,6 +374,8 @@ private:
   std::map<std::string, fault_rule> faults_;
   /// Frames held back by a delay fault.
   std::deque<std::pair<time_point, queued>> delayed_;
+  /// Last bytes from a peer past its TLS handshake (see `heard_ago`).
+  time_point last_heard_{};
   stats stats_;
 };
 

@@ -237,6 +237,12 @@ TEST_CASE("the isolation section: profiles, overrides, bad values named") {
   auto local = f.load(f.valid_body(R"(, "profile": "local")"));
   REQUIRE(local);
   CHECK(local->isolation.grace_ms == 3000);
+  CHECK(lan->isolation.silence_ms == 2000);
+  CHECK(local->isolation.silence_ms == 600);
+  CHECK(lan->transport.keepalive_ms == 1000);
+  CHECK(lan->transport.dead_after_ms == 5000);
+  CHECK(local->transport.keepalive_ms == 200);
+  CHECK(local->transport.dead_after_ms == 2000);
   auto set = f.load(f.valid_body(R"(, "isolation": { "enabled": false,
     "grace_ms": 500, "override_after_ms": 0, "auto_override_after_ms": 9000,
     "min_disk_free_ratio": 0.2 })"));
@@ -254,6 +260,12 @@ TEST_CASE("the isolation section: profiles, overrides, bad values named") {
            std::pair{R"(, "isolation": { "enabled": "yes" })",
                      "isolation.enabled"},
            std::pair{R"(, "isolation": { "grace": 1 })", "isolation.grace"},
+           // Shorter than a keepalive period: every quiet moment a cut.
+           std::pair{R"(, "isolation": { "silence_ms": 900 })",
+                     "isolation.silence_ms"},
+           std::pair{R"(, "transport": { "keepalive_ms": 500,
+                         "dead_after_ms": 500 })",
+                     "transport.dead_after_ms"},
        }) {
     auto bad = f.load(f.valid_body(body));
     REQUIRE_FALSE(bad);

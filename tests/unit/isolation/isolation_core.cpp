@@ -75,6 +75,55 @@ TEST_CASE("a peer back within the grace period: never isolated") {
   CHECK(c.observe(alone(), plenty, T + 2500).changed);
 }
 
+TEST_CASE("nothing heard from any peer for silence_ms: alone although "
+          "membership still shows its members alive") {
+  auto s = quick();
+  s.silence_ms = 600;
+  isolation_core c{s};
+  // Membership shows two reachable members; the transport heard one 100 ms
+  // ago: connected.
+  view v{2, {}, 100, {{"b1", "n2", {"h:2"}}, {"c1", "n3", {"h:3"}}}};
+  CHECK_FALSE(c.observe(v, plenty, T + 0).changed);
+  CHECK(c.current().alone_since == 0);
+  // Heard nothing for 600 ms: alone from now, isolated after the grace.
+  v.heard_ago_ms = 600;
+  CHECK_FALSE(c.observe(v, plenty, T + 500).changed);
+  CHECK(c.current().alone_since == T + 500);
+  v.heard_ago_ms = 1600;
+  auto fx = c.observe(v, plenty, T + 1500);
+  CHECK(fx.changed);
+  CHECK(c.read_only());
+  CHECK(fx.dial == std::vector<std::string>{"h:2", "h:3"});
+  REQUIRE_FALSE(fx.events.empty());
+  CHECK(fx.events[0].detail.find("nothing heard from any for 1.6 s") !=
+        std::string::npos);
+  // A peer heard again: rejoined at once.
+  v.heard_ago_ms = 10;
+  CHECK(has(c.observe(v, plenty, T + 1600), event::type::rejoined));
+  CHECK_FALSE(c.read_only());
+}
+
+TEST_CASE("a blip of silence shorter than the grace period does not isolate, "
+          "and silence_ms 0 turns the evidence off") {
+  auto s = quick();
+  s.silence_ms = 600;
+  isolation_core c{s};
+  view v{1, {}, 700, {{"b1", "n2", {"h:2"}}}};
+  c.observe(v, plenty, T + 0);
+  v.heard_ago_ms = 1600;
+  CHECK_FALSE(c.observe(v, plenty, T + 900).changed);
+  v.heard_ago_ms = 50;
+  c.observe(v, plenty, T + 950);
+  CHECK(c.current().alone_since == 0);
+  CHECK_FALSE(c.read_only());
+  s.silence_ms = 0;
+  isolation_core off{s};
+  v.heard_ago_ms = 1000000;
+  off.observe(v, plenty, T + 0);
+  CHECK_FALSE(off.observe(v, plenty, T + 5000).changed);
+  CHECK_FALSE(off.read_only());
+}
+
 TEST_CASE("a network of one, or a disabled controller, is never isolated") {
   isolation_core c{quick()};
   CHECK_FALSE(c.observe({0, {}}, plenty, T + 0).changed);

@@ -54,6 +54,11 @@ struct network {
   /// Bytes each (node, conn) handed to its socket.
   std::map<std::pair<size_t, uint64_t>, size_t> written;
   std::deque<std::pair<size_t, uint64_t>> closing;
+  /// Consecutive writes to one connection arrive as one read (as a socket
+  /// that the reader reaches late delivers them).
+  bool coalesce = false;
+  /// Every write is lost (a silent cut: no refusal, no close).
+  bool cut = false;
   uint64_t next_conn = 1;
   time_point now{};
 
@@ -78,7 +83,7 @@ struct network {
     for (auto& w : fx.writes) {
       written[{i, w.conn}] += w.bytes.size();
       auto peer = links.find({i, w.conn});
-      if (peer != links.end())
+      if (peer != links.end() && !cut)
         in_flight.emplace_back(peer->second.first, peer->second.second,
                                std::string{w.bytes.begin(), w.bytes.end()}, i,
                                w.conn);
@@ -112,6 +117,24 @@ struct network {
     return {a, b};
   }
 
+  /// `a` and `b` dial each other at the same moment: both handshakes are
+  /// under way before either side reads anything.
+  void dial_both(size_t a, size_t b) {
+    uint64_t conn[4];
+    for (auto& c : conn)
+      c = next_conn++;
+    links[{a, conn[0]}] = {b, conn[1]};
+    links[{b, conn[1]}] = {a, conn[0]};
+    links[{b, conn[2]}] = {a, conn[3]};
+    links[{a, conn[3]}] = {b, conn[2]};
+    apply(b, core(b).on_accept(conn[1], "peer-of-b", now));
+    apply(a, core(a).on_accept(conn[3], "peer-of-a", now));
+    apply(a, core(a).on_connected(
+                 conn[0], {"127.0.0.1", static_cast<uint16_t>(9000 + b)}, now));
+    apply(b, core(b).on_connected(
+                 conn[2], {"127.0.0.1", static_cast<uint16_t>(9000 + a)}, now));
+    run();
+  }
   /// Raw bytes into node `to` on a fresh inbound connection.
   uint64_t inject(size_t to, const std::string& bytes) {
     auto c = next_conn++;
@@ -126,6 +149,12 @@ struct network {
       if (!in_flight.empty()) {
         auto [to, conn, bytes, from, from_conn] = std::move(in_flight.front());
         in_flight.pop_front();
+        while (coalesce && !in_flight.empty() &&
+               std::get<0>(in_flight.front()) == to &&
+               std::get<1>(in_flight.front()) == conn) {
+          bytes += std::get<2>(in_flight.front());
+          in_flight.pop_front();
+        }
         apply(to, core(to).on_bytes(conn, bytes.data(), bytes.size(), now));
         if (drain)
           apply(from, core(from).on_write_progress(from_conn, 0, now));
@@ -373,6 +402,119 @@ TEST_CASE("nodes dialing each other at once keep exactly one connection") {
   CHECK(net.core(a).connections(net.now).size() == 1);
   CHECK(net.core(b).connections(net.now).size() == 1);
   CHECK(net.rejections(a, reason::duplicate_id) == 0);
+}
+
+TEST_CASE("a simultaneous dial's redundant connection is closed as such, "
+          "never as a bad signature") {
+  // Reads that find several records at once: the side that gives up the
+  // redundant connection sends its Hello and the close together. The Hello
+  // must still verify (its binding was taken when the session came up),
+  // and nothing is counted as a refusal or a security event.
+  for (int order = 0; order < 2; ++order) {
+    network net;
+    net.coalesce = true;
+    auto a = net.add(make_settings("a"));
+    auto b = net.add(make_settings("b"));
+    if (order == 0)
+      net.dial_both(a, b);
+    else
+      net.dial_both(b, a);
+    net.tick(10ms);
+    for (auto n : {a, b}) {
+      CAPTURE(n);
+      CHECK(net.core(n).peers().size() == 1);
+      CHECK(net.core(n).connections(net.now).size() == 1);
+      CHECK(net.rejections(n, reason::bad_signature) == 0);
+      CHECK(net.rejections(n, reason::no_binding) == 0);
+      CHECK(net.rejections(n, reason::duplicate_id) == 0);
+      CHECK(net.core(n).totals().rejections.empty());
+    }
+  }
+}
+
+TEST_CASE("a Hello that arrives with the close of its channel is closed, "
+          "not refused") {
+  network net;
+  auto a = net.add(make_settings("a"));
+  auto b = net.add(make_settings("b"));
+  net.coalesce = true;
+  auto [ca, cb] = net.connect(a, b);
+  (void)cb;
+  // b is up; a new connection from a whose Hello comes with close_notify.
+  auto c2 = net.add_with_identity(make_settings("c"), *net.nodes[a]);
+  net.connect(c2, b);
+  CHECK(net.rejections(b, reason::bad_signature) == 0);
+  (void)ca;
+}
+
+TEST_CASE("an idle connection carries keepalives; a silent one is closed as "
+          "silent_peer and redialled") {
+  network net;
+  auto sa = make_settings("a");
+  auto a = net.add(sa);
+  auto b = net.add(make_settings("b"));
+  net.core(a).add_target({"127.0.0.1", static_cast<uint16_t>(9000 + b)},
+                         net.now);
+  net.connect(a, b);
+  auto& cfg = sa.cfg;
+  // Idle for many dead_after periods: keepalives keep both sides up.
+  for (int i = 0; i < 3 * cfg.dead_after_ms / cfg.tick_ms; ++i)
+    net.tick(from_ms(cfg.tick_ms));
+  CHECK(net.core(a).peers().size() == 1);
+  CHECK(net.core(b).peers().size() == 1);
+  CHECK(net.core(a).heard_ago(net.now) <= cfg.keepalive_ms + cfg.tick_ms);
+  CHECK(net.rejections(a, reason::silent_peer) == 0);
+  CHECK(net.nodes[b]->got.empty()); // keepalives are not delivered
+  // A silent cut: nothing arrives, nothing is refused or closed.
+  net.cut = true;
+  auto cut_at = net.now;
+  while (net.core(a).peers().size() == 1 &&
+         net.now - cut_at < from_ms(3 * cfg.dead_after_ms))
+    net.tick(from_ms(cfg.tick_ms));
+  CHECK(net.core(a).peers().empty());
+  // Counted from the last byte heard, a keepalive period before the cut
+  // at most.
+  CHECK(net.now - cut_at >=
+        from_ms(cfg.dead_after_ms - cfg.keepalive_ms - cfg.tick_ms));
+  CHECK(net.now - cut_at <= from_ms(cfg.dead_after_ms + 2 * cfg.tick_ms));
+  CHECK(net.rejections(a, reason::silent_peer) == 1);
+  CHECK(net.core(a).heard_ago(net.now) >= cfg.dead_after_ms);
+  // The dialer redials its target within the backoff's first step.
+  net.nodes[a]->connects.clear();
+  for (int i = 0; i < 10 && net.nodes[a]->connects.empty(); ++i)
+    net.tick(from_ms(cfg.tick_ms));
+  CHECK(net.nodes[a]->connects.size() == 1);
+}
+
+TEST_CASE("a frame for a peer in reconnect backoff dials it now") {
+  network net;
+  auto s = make_settings("a");
+  s.cfg.reconnect_max_ms = 60000;
+  auto a = net.add(s);
+  auto b = net.add(make_settings("b"));
+  net.core(a).add_target({"127.0.0.1", static_cast<uint16_t>(9000 + b)},
+                         net.now);
+  net.connect(a, b);
+  auto peer = net.nodes[b]->id.node_id();
+  net.cut = true;
+  for (int i = 0; i < 100 && !net.core(a).peers().empty(); ++i)
+    net.tick(from_ms(s.cfg.tick_ms));
+  REQUIRE(net.core(a).peers().empty());
+  // Redials fail for a while: the backoff grows far beyond a second.
+  config::endpoint ep{"127.0.0.1", static_cast<uint16_t>(9000 + b)};
+  for (int i = 0; i < 12; ++i) {
+    net.tick(60s);
+    if (!net.nodes[a]->connects.empty()) {
+      net.nodes[a]->connects.clear();
+      net.apply(a, net.core(a).on_connect_failed(ep, "timed out", net.now));
+    }
+  }
+  net.tick(1s);
+  REQUIRE(net.nodes[a]->connects.empty());
+  // Membership's reconnect sends it a frame: it is dialled on the next tick.
+  net.apply(a, net.core(a).send(peer, wire::kind::membership, "hi", net.now));
+  net.tick(from_ms(s.cfg.tick_ms));
+  CHECK(net.nodes[a]->connects.size() == 1);
 }
 
 TEST_CASE("an oversized frame closes the connection") {
