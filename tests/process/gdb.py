@@ -5,7 +5,7 @@ Usage: gdb.py PATH/TO/myceliumd [test names...]
 """
 import signal
 
-from harness import cluster, main, wait_for
+from harness import Faults, cluster, lab, main, over, wait_for
 
 MEMBERSHIP = {"probe_interval_ms": 300, "probe_timeout_ms": 150, "suspicion_alpha": 5}
 
@@ -44,15 +44,14 @@ def test_writes_reach_every_node(binary, tmp, nodes):
     assert out.split() == ["user/1"], out
 
 
-def test_partition_writes_converge_after_heal(binary, tmp, nodes):
+def test_partition_writes_converge_after_heal(binary, tmp, nodes, net=None):
     # The node cut off alone would turn read-only after the isolation grace
     # period (isolation.py tests that); here its writes must get through.
-    ns = cluster(binary, tmp, nodes, 3, membership=MEMBERSHIP,
+    net = net or Faults()
+    ns = cluster(binary, tmp, nodes, 3, net=net, membership=MEMBERSHIP,
                  isolation={"grace_ms": 600000})
     a, rest = ns[0], ns[1:]
-    for b in rest:
-        a.console("fault", "partition", b.name, expect=0)
-        b.console("fault", "partition", a.name, expect=0)
+    net.partition([a], rest)
     # Both sides keep accepting writes: the same keys and different ones.
     put(a, "shared", "from-a")
     put(a, "count", "10", "counter")
@@ -61,8 +60,7 @@ def test_partition_writes_converge_after_heal(binary, tmp, nodes):
     put(rest[0], "count", "5", "counter")
     put(rest[1], "only-b", "2")
     assert get(a, "only-b") is None
-    for n in ns:
-        n.console("fault", "clear", expect=0)
+    net.heal(ns)
 
     def same_everywhere():
         views = [(get(n, "shared") or {}).get("value") for n in ns]
@@ -95,4 +93,4 @@ if __name__ == "__main__":
         test_writes_reach_every_node,
         test_partition_writes_converge_after_heal,
         test_acknowledged_writes_survive_kill_9,
-    ])
+    ], over(test_partition_writes_converge_after_heal, lab("refused"), lab("silent")))

@@ -1,12 +1,16 @@
-"""Shared helpers for process tests: real myceliumd processes on loopback.
+"""Shared helpers for process tests: real myceliumd processes on loopback,
+or each in a network namespace of its own (`Lab`).
 
 Every test gets a fresh temporary folder with a key file and a config. Ports
 are picked free at run time; waits poll a condition until a deadline (never a
 fixed sleep); every started process is stopped when the test ends, also when
-it fails.
+it fails, and every namespace and link a test made is removed.
 """
+import atexit
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +18,11 @@ import sys
 import tempfile
 import time
 import traceback
+
+
+class Skipped(Exception):
+    """A test that cannot run on this machine (no root, no namespaces): it
+    is reported as skipped, never counted as passed."""
 
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 KEY2_HEX = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
@@ -40,13 +49,15 @@ def wait_for(what, predicate, timeout=15.0, interval=0.05):
 
 
 class Node:
-    """One myceliumd process with its own folder, config and data dir."""
+    """One myceliumd process with its own folder, config and data dir; in
+    the network namespace `netns` when a `Lab` placed it there."""
 
     def __init__(self, binary, root, name="n1", **overrides):
         self.binary = binary
         self.root = root
         self.name = name
         self.proc = None
+        self.netns = None
         os.makedirs(root, exist_ok=True)
         for key_file, hex_key in [("net.key", KEY_HEX), ("net2.key", KEY2_HEX), ("admin.key", ADMIN_HEX)]:
             with open(os.path.join(root, key_file), "w") as f:
@@ -82,10 +93,15 @@ class Node:
         with open(self.config_path, "w") as f:
             json.dump(self.config, f, indent=2)
 
+    def inside(self, argv):
+        """`argv` run in this node's namespace (as is without one)."""
+        return (["ip", "netns", "exec", self.netns] if self.netns else []) + argv
+
     def start(self):
+        # `ip netns exec` execs the program: the pid is myceliumd's.
         self.proc = subprocess.Popen(
-            [self.binary, "--config", self.config_path],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.inside([self.binary, "--config", self.config_path]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         return self
 
     def status(self):
@@ -141,7 +157,7 @@ class Node:
         """Runs the console against this node; returns (exit code, stdout,
         stderr, parsed JSON when --json was given)."""
         console = os.path.join(os.path.dirname(self.binary), "mycelium")
-        r = subprocess.run([console, "--config", self.config_path] + list(args),
+        r = subprocess.run(self.inside([console, "--config", self.config_path] + list(args)),
                            capture_output=True, text=True, timeout=timeout)
         doc = None
         if "--json" in args and r.stdout.strip():
@@ -180,11 +196,167 @@ def running_node(binary, root, nodes, **overrides):
     return n
 
 
-def cluster(binary, tmp, nodes, count, **overrides):
-    """Starts `count` nodes that seed each other; waits until all are
-    connected to all."""
+class Faults:
+    """Partitions made by the transport's fault injection: frames are
+    dropped after the handshake, new connections still get through."""
+    name = "faults"
+
+    def place(self, node):
+        pass
+
+    def partition(self, side_a, side_b):
+        for a in side_a:
+            for b in side_b:
+                a.console("fault", "partition", b.name, expect=0)
+                b.console("fault", "partition", a.name, expect=0)
+
+    def heal(self, nodes):
+        for n in nodes:
+            n.console("fault", "clear", expect=0)
+
+
+def _run_ip(*args, check=True):
+    r = subprocess.run(["ip"] + list(args), capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+_labs = []
+_NS_PREFIX = "mycns"
+
+
+def _reap_stale_labs():
+    """Removes namespaces and bridges of earlier runs whose process is gone
+    (a test killed before its cleanup)."""
+    owners = set()
+    for line in _run_ip("netns", "list", check=False).stdout.splitlines():
+        m = re.match(rf"({_NS_PREFIX}(\d+)-\d+)", line)
+        if m and not os.path.exists(f"/proc/{m.group(2)}"):
+            _run_ip("netns", "del", m.group(1), check=False)
+            owners.add(m.group(2))
+    for line in _run_ip("-o", "link", "show", "type", "bridge", check=False).stdout.splitlines():
+        m = re.search(r"\d+: (mycbr(\d+))[:@]", line)
+        if m and not os.path.exists(f"/proc/{m.group(2)}"):
+            _run_ip("link", "del", m.group(1), check=False)
+
+
+class Lab:
+    """Every node in a network namespace of its own, all on one bridge, as
+    if each ran on its own host (10.213.0.0/24 inside the namespaces; the
+    test's own namespaces are the only place traffic goes). Links are cut
+    with kernel routes, in one of three ways:
+
+      refused  a `prohibit` route on both sides: connects fail at once
+               (EACCES), as behind a firewall that rejects;
+      silent   each side routes the other's address to a MAC no port has:
+               the bridge floods the frames and every node drops them, so
+               nothing is refused and nothing comes back (a cut cable, a
+               firewall that drops);
+      oneway   the silent cut from the first side to the second only.
+
+    `Skipped` when namespaces cannot be made here (not root, no netns)."""
+    SUBNET = "10.213.0"
+    NOWHERE = "10.213.0.250"      # the gateway of silent cuts: no such port
+    NOWHERE_MAC = "02:00:00:00:00:fe"
+
+    def __init__(self, cut="silent"):
+        assert cut in ("refused", "silent", "oneway"), cut
+        self.name = f"netns-{cut}"
+        self.cut = cut
+        self.pid = os.getpid()
+        self.bridge = f"mycbr{self.pid}"
+        self.namespaces = []
+        self.veths = []
+        self.routes = []   # (namespace, route args) added by cuts
+        if os.geteuid() != 0:
+            raise Skipped("network namespaces need root")
+        if shutil.which("ip") is None:
+            raise Skipped("no 'ip' command (Debian package iproute2)")
+        _reap_stale_labs()
+        r = _run_ip("link", "add", self.bridge, "type", "bridge", check=False)
+        if r.returncode != 0:
+            raise Skipped(f"cannot create a bridge: {r.stderr.strip()}")
+        _labs.append(self)
+        _run_ip("link", "set", self.bridge, "up")
+
+    def place(self, node):
+        """Puts `node` in a new namespace on the bridge; its listen address
+        becomes the namespace's own."""
+        i = len(self.namespaces) + 1
+        ns = f"{_NS_PREFIX}{self.pid}-{i}"
+        r = _run_ip("netns", "add", ns, check=False)
+        if r.returncode != 0:
+            raise Skipped(f"cannot create a network namespace: {r.stderr.strip()}")
+        self.namespaces.append(ns)
+        veth = f"mycv{self.pid}-{i}"[:15]
+        _run_ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        self.veths.append(veth)
+        _run_ip("link", "set", veth, "master", self.bridge, "up")
+        _run_ip("-n", ns, "addr", "add", f"{self.SUBNET}.{i}/24", "dev", "eth0")
+        _run_ip("-n", ns, "link", "set", "eth0", "up")
+        _run_ip("-n", ns, "link", "set", "lo", "up")
+        _run_ip("-n", ns, "neigh", "replace", self.NOWHERE, "lladdr", self.NOWHERE_MAC,
+                "dev", "eth0", "nud", "permanent")
+        node.netns = ns
+        node.ip = f"{self.SUBNET}.{i}"
+        node.config["listen"] = f"{node.ip}:{node.port}"
+        node.write_config()
+
+    def _route(self, node, *args):
+        _run_ip("-n", node.netns, "route", "replace", *args)
+        self.routes.append((node.netns, args))
+
+    def cut_link(self, a, b, how=None):
+        how = how or self.cut
+        if how == "refused":
+            self._route(a, "prohibit", f"{b.ip}/32")
+            self._route(b, "prohibit", f"{a.ip}/32")
+        else:
+            self._route(a, f"{b.ip}/32", "via", self.NOWHERE, "dev", "eth0", "onlink")
+            if how == "silent":
+                self._route(b, f"{a.ip}/32", "via", self.NOWHERE, "dev", "eth0", "onlink")
+
+    def partition(self, side_a, side_b, how=None):
+        for a in side_a:
+            for b in side_b:
+                self.cut_link(a, b, how)
+
+    def heal(self, nodes=None):
+        for ns, args in reversed(self.routes):
+            _run_ip("-n", ns, "route", "del", *args, check=False)
+        self.routes = []
+
+    def close(self):
+        # The host side first: deleting it is synchronous, while a deleted
+        # namespace takes its links down in the background.
+        for veth in self.veths:
+            _run_ip("link", "del", veth, check=False)
+        self.veths = []
+        for ns in self.namespaces:
+            _run_ip("netns", "del", ns, check=False)
+        self.namespaces = []
+        _run_ip("link", "del", self.bridge, check=False)
+        if self in _labs:
+            _labs.remove(self)
+
+
+def _close_labs():
+    for lab in list(_labs):
+        lab.close()
+
+
+atexit.register(_close_labs)
+
+
+def cluster(binary, tmp, nodes, count, net=None, **overrides):
+    """Starts `count` nodes that seed each other (each placed by `net`, a
+    `Lab` or `Faults`); waits until all are connected to all."""
     members = [Node(binary, os.path.join(tmp, f"n{i + 1}"), name=f"n{i + 1}", **overrides)
                for i in range(count)]
+    for m in members:
+        if net is not None:
+            net.place(m)
     seeds = [m.address for m in members]
     for m in members:
         m.config["seeds"] = seeds
@@ -202,12 +374,40 @@ def run(binary_args, **kw):
     return subprocess.run(binary_args, capture_output=True, text=True, **kw)
 
 
-def main(tests):
-    """Runs `tests` (functions taking (binary, tmpdir, nodes)) and prints
-    "tests: P passed, F failed"."""
+def over(test, *nets):
+    """Variants of `test(binary, tmp, nodes, net)`, one per network maker in
+    `nets` (Faults, or a lambda making a Lab), named test[net]."""
+    variants = []
+    for make in nets:
+        label = make().name if make is Faults else make.label
+
+        def variant(binary, tmp, nodes, make=make):
+            return test(binary, tmp, nodes, make())
+        variant.__name__ = f"{test.__name__}[{label}]"
+        variants.append(variant)
+    return variants
+
+
+def lab(cut):
+    """A maker of `Lab(cut)` for `over`."""
+    make = lambda: Lab(cut)
+    make.label = f"netns-{cut}"
+    return make
+
+
+def main(tests, netns_tests=()):
+    """Runs `tests` (functions taking (binary, tmpdir, nodes)), or with
+    --netns the ones over network namespaces, and prints "tests: P passed,
+    F failed, S skipped". Exits 1 on a failure, else 77 (meson's "skipped")
+    when any test was skipped, else 0."""
     binary = os.path.abspath(sys.argv[1])
     only = sys.argv[2:]
-    passed = failed = 0
+    if "--netns" in only:
+        only.remove("--netns")
+        tests = netns_tests
+    # meson stops a test that runs too long with SIGTERM: clean up then too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    passed = failed = skipped = 0
     for test in tests:
         if only and test.__name__ not in only:
             continue
@@ -217,6 +417,9 @@ def main(tests):
                 test(binary, tmp, nodes)
                 passed += 1
                 print(f"ok    {test.__name__}", flush=True)
+            except Skipped as why:
+                skipped += 1
+                print(f"skip  {test.__name__} ({why})", flush=True)
             except Exception:
                 failed += 1
                 print(f"FAIL  {test.__name__}", flush=True)
@@ -226,5 +429,6 @@ def main(tests):
             finally:
                 for n in nodes:
                     n.stop()
-    print(f"tests: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+                _close_labs()
+    print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(1 if failed else 77 if skipped else 0)

@@ -8,7 +8,7 @@ Usage: isolation.py PATH/TO/myceliumd [test names...]
 import os
 import signal
 
-from harness import Node, cluster, main, wait_for
+from harness import Faults, Node, cluster, lab, main, over, wait_for
 
 MEMBERSHIP = {"probe_interval_ms": 300, "probe_timeout_ms": 150, "suspicion_alpha": 2}
 
@@ -26,20 +26,15 @@ def get(node, key):
     return doc["result"]["value"] if rc == 0 else None
 
 
-def partition(a, others):
-    for b in others:
-        a.console("fault", "partition", b.name, expect=0)
-        b.console("fault", "partition", a.name, expect=0)
-
-
-def test_cut_off_node_is_read_only_until_override_then_rejoins(binary, tmp, nodes):
-    ns = cluster(binary, tmp, nodes, 3, membership=MEMBERSHIP,
+def test_cut_off_node_is_read_only_until_override_then_rejoins(binary, tmp, nodes, net=None):
+    net = net or Faults()
+    ns = cluster(binary, tmp, nodes, 3, net=net, membership=MEMBERSHIP,
                  isolation={"grace_ms": 1000, "override_after_ms": 600000})
     n1, rest = ns[0], ns[1:]
     n1.console("db", "put", "before", "1", expect=0)
     wait_for("n3 to read 'before'", lambda: get(ns[2], "before") == "1")
     assert mode(n1) == "connected"
-    partition(n1, rest)
+    net.partition([n1], rest)
     doc = wait_for("n1 isolated", lambda: (lambda d: d if d["mode"] == "isolated" else None)(
         isolation(n1)), timeout=20)
     assert doc["read_only"] and doc["reachable"] == 0, doc
@@ -70,8 +65,7 @@ def test_cut_off_node_is_read_only_until_override_then_rejoins(binary, tmp, node
     assert 'mycelium_isolation_mode{mode="overridden"} 1' in metrics, metrics
     assert 'mycelium_isolation_events_total{event="isolated"} 1' in metrics, metrics
     # Heal: n1 rejoins by itself and both sides' writes meet.
-    for n in ns:
-        n.console("fault", "clear", expect=0)
+    net.heal(ns)
     wait_for("n1 connected again", lambda: mode(n1) == "connected", timeout=20)
     for n in ns:
         wait_for(f"{n.name} to read both sides' writes",
@@ -137,4 +131,5 @@ if __name__ == "__main__":
     main([
         test_cut_off_node_is_read_only_until_override_then_rejoins,
         test_lone_survivor_override_refused_for_resources_then_auto_and_restart,
-    ])
+    ], over(test_cut_off_node_is_read_only_until_override_then_rejoins,
+            lab("refused"), lab("silent"), lab("oneway")))

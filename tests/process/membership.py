@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from harness import cluster, main, wait_for
+from harness import Faults, cluster, lab, main, over, wait_for
 
 # Slower than the local profile, so a loaded CI machine has margin: the
 # minimum suspicion timeout is 5 * 300 ms = 1.5 s with 5 nodes.
@@ -80,21 +80,18 @@ def test_a_short_sigstop_is_never_declared_failed(binary, tmp, nodes):
         assert not declared, declared
 
 
-def test_a_partition_is_detected_and_heals(binary, tmp, nodes):
-    ns = cluster(binary, tmp, nodes, 5, membership=TIMING)
+def test_a_partition_is_detected_and_heals(binary, tmp, nodes, net=None):
+    net = net or Faults()
+    ns = cluster(binary, tmp, nodes, 5, net=net, membership=TIMING)
     for n in ns:
         wait_for("all alive", lambda: all_see(ns, n.name, "alive"))
     side_a, side_b = ns[:2], ns[2:]
-    for a in side_a:
-        for b in side_b:
-            a.console("fault", "partition", b.name, expect=0)
-            b.console("fault", "partition", a.name, expect=0)
+    net.partition(side_a, side_b)
     for a in side_a:
         for b in side_b:
             wait_for(f"{a.name} to see {b.name} failed", lambda: state_of(a, b.name) == "failed", timeout=20)
             wait_for(f"{b.name} to see {a.name} failed", lambda: state_of(b, a.name) == "failed", timeout=20)
-    for n in ns:
-        n.console("fault", "clear", expect=0)
+    net.heal(ns)
     for n in ns:
         wait_for(f"everyone to see {n.name} alive", lambda: all_see(ns, n.name, "alive"), timeout=40)
 
@@ -105,4 +102,4 @@ if __name__ == "__main__":
         test_kill_9_is_detected_and_the_restart_rejoins_higher,
         test_a_short_sigstop_is_never_declared_failed,
         test_a_partition_is_detected_and_heals,
-    ])
+    ], over(test_a_partition_is_detected_and_heals, lab("refused"), lab("silent")))

@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import time
 
-from harness import Node, cluster, main, run, running_node, wait_for
+from harness import Node, Skipped, cluster, main, run, running_node, wait_for
 
 
 def test_help_and_version_exit_zero(binary, tmp, nodes):
@@ -181,8 +181,7 @@ def test_full_disk_refuses_writes_and_keeps_serving(binary, tmp, nodes):
     os.makedirs(mnt)
     if os.geteuid() != 0 or subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt]).returncode != 0:
-        print("skip  test_full_disk_refuses_writes_and_keeps_serving (needs root to mount a tmpfs)")
-        return
+        raise Skipped("needs root to mount a tmpfs")
     members = []
     try:
         a = Node(binary, os.path.join(tmp, "n1"), name="n1", data_dir=os.path.join(mnt, "data"))

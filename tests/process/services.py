@@ -7,7 +7,7 @@ Usage: services.py PATH/TO/myceliumd [test names...]
 """
 import signal
 
-from harness import cluster, main, wait_for
+from harness import Faults, cluster, lab, main, over, wait_for
 
 MEMBERSHIP = {"probe_interval_ms": 300, "probe_timeout_ms": 150, "suspicion_alpha": 2}
 SERVICES = {"tick_ms": 300, "hosted": [
@@ -47,15 +47,9 @@ def one_instance_everywhere(nodes, name):
     return len(views[0]) == 1 and all(v == views[0] for v in views)
 
 
-def partition(side_a, side_b):
-    for a in side_a:
-        for b in side_b:
-            a.console("fault", "partition", b.name, expect=0)
-            b.console("fault", "partition", a.name, expect=0)
-
-
-def test_split_brain_resolved_by_each_services_strategy(binary, tmp, nodes):
-    ns = cluster(binary, tmp, nodes, 4, membership=MEMBERSHIP, services=SERVICES,
+def test_split_brain_resolved_by_each_services_strategy(binary, tmp, nodes, net=None):
+    net = net or Faults()
+    ns = cluster(binary, tmp, nodes, 4, net=net, membership=MEMBERSHIP, services=SERVICES,
                  isolation={"grace_ms": 600000})
     for name in ("orders", "tally", "profile"):
         wait_for(f"one instance of {name} known everywhere",
@@ -77,7 +71,7 @@ def test_split_brain_resolved_by_each_services_strategy(binary, tmp, nodes):
     # Split the network 2/2, the tally host on side A: side B fails over.
     side_a = [tally_host, next(n for n in ns if n is not tally_host)]
     side_b = [n for n in ns if n not in side_a]
-    partition(side_a, side_b)
+    net.partition(side_a, side_b)
     for name in ("orders", "tally", "profile"):
         for side in (side_a, side_b):
             wait_for(f"{name} running on {[n.name for n in side]}",
@@ -95,8 +89,7 @@ def test_split_brain_resolved_by_each_services_strategy(binary, tmp, nodes):
     call(host_of(side_b, "profile"), "profile", "put", "lang", "en")
     call(host_of(side_b, "profile"), "profile", "del", "city")
     # Heal: each service ends with one instance, chosen by its strategy.
-    for n in ns:
-        n.console("fault", "clear", expect=0)
+    net.heal(ns)
     for name in ("orders", "tally", "profile"):
         wait_for(f"one instance of {name} again everywhere",
                  lambda: one_instance_everywhere(ns, name), timeout=40)
@@ -152,4 +145,4 @@ if __name__ == "__main__":
     main([
         test_split_brain_resolved_by_each_services_strategy,
         test_failover_when_the_host_dies_and_resume_after_restart,
-    ])
+    ], over(test_split_brain_resolved_by_each_services_strategy, lab("silent")))

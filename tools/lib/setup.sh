@@ -13,6 +13,7 @@ MYCELIUM_PACKAGES=(
   libsqlite3-dev nlohmann-json3-dev doctest-dev libcpp-httplib-dev
   clang libclang-rt-14-dev
   prometheus
+  iproute2
 )
 
 say() { printf '==> %s\n' "$*"; }

@@ -201,7 +201,7 @@ json render(self_ptr self) {
   auto& st = self->state;
   auto& s = st.core->current();
   auto& cfg = st.core->config();
-  auto v = current_view(self);
+  auto v = st.core->effective(current_view(self));
   auto r = current_resources(self);
   json unreachable = json::array();
   for (auto& n : v.unreachable)

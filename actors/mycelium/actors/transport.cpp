@@ -50,14 +50,18 @@ struct transport_state {
 using self_ptr = caf::io::stateful_broker<transport_state>*;
 
 /// A short-lived detached actor: one blocking connect, then a report.
+/// The report is sent anonymously: a message in the mailbox of a transport
+/// that stopped meanwhile (a connect that outlived the node's shutdown, as
+/// over a silent cut) would hold this actor, and the actor system would
+/// wait for its thread forever.
 caf::behavior connector(caf::event_based_actor* self, caf::actor transport,
                         std::string host, uint16_t port, int64_t timeout_ms) {
   std::string why;
   int fd = net::dial(host, port, timeout_ms, why);
   if (fd >= 0)
-    self->send(transport, connected_atom::value, host, port, fd);
+    caf::anon_send(transport, connected_atom::value, host, port, fd);
   else
-    self->send(transport, conn_fail_atom::value, host, port, why);
+    caf::anon_send(transport, conn_fail_atom::value, host, port, why);
   self->quit();
   return {};
 }

@@ -87,8 +87,7 @@ bool isolation_core::silent(const view& v) const {
   return settings_.silence_ms > 0 && v.heard_ago_ms >= settings_.silence_ms;
 }
 
-effects isolation_core::observe(const view& seen, const resources& r,
-                                wall_ms now) {
+view isolation_core::effective(const view& seen) const {
   view v = seen;
   if (silent(v) && v.reachable > 0) {
     // Members membership still shows reachable, but nothing of them
@@ -96,7 +95,14 @@ effects isolation_core::observe(const view& seen, const resources& r,
     v.unreachable.insert(v.unreachable.end(), v.reachable_nodes.begin(),
                          v.reachable_nodes.end());
     v.reachable = 0;
+    v.reachable_nodes.clear();
   }
+  return v;
+}
+
+effects isolation_core::observe(const view& seen, const resources& r,
+                                wall_ms now) {
+  auto v = effective(seen);
   bool alone = settings_.enabled && v.reachable == 0 && !v.unreachable.empty();
   if (!alone)
     return leave_isolation(v, now);

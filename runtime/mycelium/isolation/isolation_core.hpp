@@ -185,6 +185,10 @@ public:
   /// Whether `v` carries the transport's evidence of reaching nobody.
   bool silent(const view& v) const;
 
+  /// `v` as the controller takes it: with the transport's evidence of
+  /// silence, the members membership shows reachable are unreachable.
+  view effective(const view& v) const;
+
 private:
   effects leave_isolation(const view& v, wall_ms now);
 
