@@ -108,7 +108,7 @@ def test_simultaneous_dials_are_not_attacks(binary, tmp, nodes):
     lab = Lab("silent")
     ns = cluster(binary, tmp, nodes, 5, net=lab, membership=MEMBERSHIP,
                  log={"level": "debug", "file": "node.log"})
-    for round_ in range(6):
+    for round_ in range(10):
         if round_:
             for n in ns:
                 n.signal(signal.SIGTERM)
@@ -128,7 +128,7 @@ def test_simultaneous_dials_are_not_attacks(binary, tmp, nodes):
     logs = "".join(n.log() for n in ns)
     assert "does not verify" not in logs
     simultaneous = logs.count("simultaneous")
-    print(f"      {simultaneous} simultaneous-dial closes in 6 starts of 5 nodes", flush=True)
+    print(f"      {simultaneous} simultaneous-dial closes in 10 starts of 5 nodes", flush=True)
     assert simultaneous > 0, "no simultaneous dial happened: the test proved nothing"
 
 
@@ -210,9 +210,9 @@ def measure(binary, runs, cuts):
     for run in range(runs):
         for how in ("refused", "silent"):
             nodes = []
+            lab = Lab(how)
             with tempfile.TemporaryDirectory(prefix="mycelium-measure-") as tmp:
                 try:
-                    lab = Lab(how)
                     ns = cluster(binary, tmp, nodes, 3, net=lab)
                     n1, rest = ns[0], ns[1:]
                     lab.partition([n1], rest)
@@ -233,9 +233,9 @@ def measure(binary, runs, cuts):
                     lab.close()
         for cut in cuts:
             nodes = []
+            lab = Lab("silent")
             with tempfile.TemporaryDirectory(prefix="mycelium-measure-") as tmp:
                 try:
-                    lab = Lab("silent")
                     ns = cluster(binary, tmp, nodes, 3, net=lab,
                                  isolation={"grace_ms": 3600000})
                     n1, rest = ns[0], ns[1:]

@@ -609,9 +609,15 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
     return;
   }
   c.peer = *h;
-  if (c.tls->peer_closed()) {
+  auto& later = c.decoder.frames();
+  bool reject_follows =
+      std::any_of(later.begin(), later.end(), [](const wire::envelope& e) {
+        return static_cast<wire::kind>(e.kind) == wire::kind::reject;
+      });
+  if (c.tls->peer_closed() && !reject_follows) {
     // The Hello came with the close of its channel: the peer gave this
     // connection up at once (the redundant one of a simultaneous dial).
+    // With a Reject after it, the Reject says why (handled next).
     fail(c, reason::closed,
          "closed by the peer right after its Hello (a simultaneous dial's "
          "redundant connection)",

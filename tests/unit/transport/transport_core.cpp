@@ -270,28 +270,39 @@ TEST_CASE("the highest common protocol version is used") {
 }
 
 TEST_CASE("disjoint protocol ranges are refused with a Reject naming both") {
-  network net;
-  auto sa = make_settings("a");
-  sa.cfg.protocol_min = 1;
-  sa.cfg.protocol_max = 1;
-  auto sb = make_settings("b");
-  sb.cfg.protocol_min = 2;
-  sb.cfg.protocol_max = 3;
-  auto a = net.add(sa);
-  auto b = net.add(sb);
-  net.connect(a, b);
-  CHECK(net.core(a).peers().empty());
-  CHECK(net.core(b).peers().empty());
-  CHECK(net.rejections(a, reason::version_mismatch) +
-            net.rejections(b, reason::version_mismatch) >=
-        1);
-  bool named = false;
-  for (auto* n : {net.nodes[a].get(), net.nodes[b].get()})
-    for (auto& e : n->events)
-      named = named ||
-              (e.detail.find("ours 1-1, peer's 2-3") != std::string::npos ||
-               e.detail.find("ours 2-3, peer's 1-1") != std::string::npos);
-  CHECK(named);
+  // Also when the peer's Hello, its Reject and its close arrive in one read.
+  for (bool coalesce : {false, true}) {
+    CAPTURE(coalesce);
+    network net;
+    net.coalesce = coalesce;
+    auto sa = make_settings("a");
+    sa.cfg.protocol_min = 1;
+    sa.cfg.protocol_max = 1;
+    auto sb = make_settings("b");
+    sb.cfg.protocol_min = 2;
+    sb.cfg.protocol_max = 3;
+    auto a = net.add(sa);
+    auto b = net.add(sb);
+    net.connect(a, b);
+    CHECK(net.core(a).peers().empty());
+    CHECK(net.core(b).peers().empty());
+    CHECK(net.rejections(a, reason::version_mismatch) +
+              net.rejections(b, reason::version_mismatch) >=
+          1);
+    bool named = false;
+    for (auto* n : {net.nodes[a].get(), net.nodes[b].get()})
+      for (auto& e : n->events)
+        named = named ||
+                (e.detail.find("ours 1-1, peer's 2-3") != std::string::npos ||
+                 e.detail.find("ours 2-3, peer's 1-1") != std::string::npos);
+    CHECK(named);
+    CHECK(net.rejections(a, reason::version_mismatch) +
+              net.rejections(a, reason::peer_rejected) >=
+          1);
+    CHECK(net.rejections(b, reason::version_mismatch) +
+              net.rejections(b, reason::peer_rejected) >=
+          1);
+  }
 }
 
 TEST_CASE("a peer of another network is refused as wrong_network") {
