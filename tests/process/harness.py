@@ -283,6 +283,13 @@ class Lab:
     def place(self, node):
         """Puts `node` in a new namespace on the bridge; its listen address
         becomes the namespace's own."""
+        self.host(node)
+        node.config["listen"] = f"{node.ip}:{node.port}"
+        node.write_config()
+
+    def host(self, proc):
+        """Gives `proc` (anything run through `ip netns exec proc.netns`) a
+        new namespace on the bridge: sets proc.netns and proc.ip."""
         i = len(self.namespaces) + 1
         ns = f"{_NS_PREFIX}{self.pid}-{i}"
         r = _run_ip("netns", "add", ns, check=False)
@@ -298,10 +305,8 @@ class Lab:
         _run_ip("-n", ns, "link", "set", "lo", "up")
         _run_ip("-n", ns, "neigh", "replace", self.NOWHERE, "lladdr", self.NOWHERE_MAC,
                 "dev", "eth0", "nud", "permanent")
-        node.netns = ns
-        node.ip = f"{self.SUBNET}.{i}"
-        node.config["listen"] = f"{node.ip}:{node.port}"
-        node.write_config()
+        proc.netns = ns
+        proc.ip = f"{self.SUBNET}.{i}"
 
     def _route(self, node, *args):
         _run_ip("-n", node.netns, "route", "replace", *args)

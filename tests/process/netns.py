@@ -6,17 +6,22 @@ while cut off, simultaneous dials, a cut that drops packets silently, and
 how soon a cut-off node knows it.
 
 Usage: netns.py PATH/TO/myceliumd [--netns] [test names...]
-       netns.py PATH/TO/myceliumd --measure [--runs N] [--cuts S,S,...] [--json]
-The second form measures (README performance table) instead of testing.
+       netns.py PATH/TO/myceliumd --measure [--runs N] [--cuts S,S,...]
+                [--scenarios cuts,heal,peer] [--json]
+The second form measures (README performance table) instead of testing,
+with Serf (Debian's `serf`, when installed) as the peer system for failure
+detection and heal at the same membership timing.
 """
 import json
 import os
+import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import time
 
-from harness import Lab, cluster, main, wait_for
+from harness import Lab, Node, cluster, main, wait_for
 
 # Slower than the local profile so that a loaded CI machine has margin.
 MEMBERSHIP = {"probe_interval_ms": 300, "probe_timeout_ms": 150, "suspicion_alpha": 2}
@@ -193,7 +198,79 @@ def test_cut_off_node_turns_read_only_soon_and_a_blip_does_not(binary, tmp, node
 
 # -- measurements (README performance table) ----------------------------------
 
-def measure(binary, runs, cuts):
+# memberlist's LAN timing (Serf's `-profile=lan`): probe every 1 s, 500 ms
+# ack timeout, suspicion 4 * max(1, log10 N) probe periods, up to 6 times
+# that. Our membership computes its suspicion the same way.
+MEMBERLIST_LAN = {"probe_interval_ms": 1000, "probe_timeout_ms": 500, "indirect_checks": 3,
+                  "suspicion_alpha": 4, "suspicion_beta": 6, "gossip_interval_ms": 200,
+                  "gossip_nodes": 3}
+
+
+class SerfAgent:
+    """A Serf agent (Debian's `serf`) in a namespace of its own: the peer
+    system of the failure detection and heal figures. Its RPC listens on
+    the namespace's own loopback."""
+
+    def __init__(self, root, name):
+        self.root, self.name, self.proc, self.netns = root, name, None, None
+        os.makedirs(root, exist_ok=True)
+
+    def start(self, join=None):
+        argv = ["ip", "netns", "exec", self.netns, "serf", "agent", f"-node={self.name}",
+                f"-bind={self.ip}:7946", "-rpc-addr=127.0.0.1:7373", "-profile=lan"]
+        if join:
+            argv.append(f"-join={join}")
+        with open(os.path.join(self.root, "serf.log"), "w") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+
+    def members(self):
+        r = subprocess.run(["ip", "netns", "exec", self.netns, "serf", "members",
+                            "-rpc-addr=127.0.0.1:7373", "-format=json"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None  # not up (yet)
+        return {m["name"]: m["status"] for m in json.loads(r.stdout)["members"]
+                if m["name"] != self.name}
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def detection_and_heal(start_cluster, members, cut_s):
+    """n1 cut off silently from the other two: seconds until n2 sees n1
+    failed, then after `cut_s` of cut, seconds from the heal until every
+    node sees both others alive. `start_cluster(lab, procs)` starts the
+    three and puts them in `procs` (stopped at the end, also on failure)."""
+    lab = Lab("silent")
+    procs = []
+    try:
+        start_cluster(lab, procs)
+        wait_for("all alive", lambda: all(set(members(p).values()) == {"alive"}
+                                          and len(members(p)) == 2 for p in procs), timeout=60)
+        lab.partition([procs[0]], procs[1:])
+        start = time.monotonic()
+        wait_for("n2 sees n1 failed", lambda: members(procs[1]).get("n1") == "failed",
+                 timeout=120, interval=0.02)
+        detected = time.monotonic() - start
+        wait_for("the cut", lambda: time.monotonic() - start >= cut_s, timeout=cut_s + 60,
+                 interval=0.2)
+        lab.heal()
+        heal = time.monotonic()
+        wait_for("all alive again", lambda: all(set(members(p).values()) == {"alive"}
+                                                for p in procs), timeout=180, interval=0.05)
+        return detected, time.monotonic() - heal
+    finally:
+        for p in procs:
+            p.stop()
+        lab.close()
+
+def measure(binary, runs, cuts, scenarios=("cuts", "heal", "peer")):
     """Medians over `runs` of, with the local profile's timing and three
     nodes, n1 cut off from both others: failure detection (n2 sees n1
     failed), time to read-only of n1, time until n1's own membership sees
@@ -208,7 +285,7 @@ def measure(binary, runs, cuts):
         print(f"  {name}: {value:.2f} s", file=sys.stderr, flush=True)
 
     for run in range(runs):
-        for how in ("refused", "silent"):
+        for how in ("refused", "silent") if "cuts" in scenarios else ():
             nodes = []
             lab = Lab(how)
             with tempfile.TemporaryDirectory(prefix="mycelium-measure-") as tmp:
@@ -220,18 +297,25 @@ def measure(binary, runs, cuts):
                     wait_for("n2 sees n1 failed", lambda: members(rest[0]).get("n1") == "failed",
                              timeout=60, interval=0.02)
                     record(f"failure_detection_{how}_s", time.monotonic() - start)
-                    wait_for("n1 isolated", lambda: mode(n1) == "isolated", timeout=60,
-                             interval=0.02)
-                    record(f"read_only_{how}_s", time.monotonic() - start)
-                    wait_for("n1 sees all failed", lambda: set(members(n1).values()) == {"failed"},
-                             timeout=60, interval=0.02)
-                    record(f"cut_off_node_sees_all_failed_{how}_s", time.monotonic() - start)
+                    # Both watched in one loop: each figure is when its own
+                    # condition first held.
+                    seen = {}
+
+                    def both():
+                        if "ro" not in seen and mode(n1) == "isolated":
+                            seen["ro"] = time.monotonic() - start
+                        if "all" not in seen and set(members(n1).values()) == {"failed"}:
+                            seen["all"] = time.monotonic() - start
+                        return len(seen) == 2
+                    wait_for("n1 isolated and seeing both failed", both, timeout=60, interval=0.02)
+                    record(f"read_only_{how}_s", seen["ro"])
+                    record(f"cut_off_node_sees_all_failed_{how}_s", seen["all"])
                     lab.heal()
                 finally:
                     for n in nodes:
                         n.stop()
                     lab.close()
-        for cut in cuts:
+        for cut in cuts if "heal" in scenarios else ():
             nodes = []
             lab = Lab("silent")
             with tempfile.TemporaryDirectory(prefix="mycelium-measure-") as tmp:
@@ -254,6 +338,40 @@ def measure(binary, runs, cuts):
                     for n in nodes:
                         n.stop()
                     lab.close()
+        # Peer system, same cut, same membership timing (memberlist LAN).
+        if "peer" not in scenarios:
+            continue
+        if shutil.which("serf") is None:
+            print("  serf not installed (apt-get install serf): no peer figures",
+                  file=sys.stderr, flush=True)
+            continue
+        with tempfile.TemporaryDirectory(prefix="mycelium-measure-") as tmp:
+            def ours(lab, ns):
+                ns += [Node(binary, os.path.join(tmp, f"n{i}"), name=f"n{i}", profile="lan",
+                            membership=MEMBERLIST_LAN) for i in (1, 2, 3)]
+                for n in ns:
+                    lab.place(n)
+                for n in ns:
+                    n.config["seeds"] = [m.address for m in ns]
+                    n.write_config()
+                    n.start()
+                for n in ns:
+                    n.wait_running()
+            d, h = detection_and_heal(ours, lambda n: members(n), 20)
+            record("peer_failure_detection_silent_mycelium_s", d)
+            record("peer_heal_to_all_alive_mycelium_s", h)
+
+            def serf(lab, agents):
+                agents += [SerfAgent(os.path.join(tmp, f"serf{i}"), f"n{i}") for i in (1, 2, 3)]
+                for a in agents:
+                    lab.host(a)
+                agents[0].start()
+                wait_for("serf n1 up", lambda: agents[0].members() is not None, timeout=20)
+                for a in agents[1:]:
+                    a.start(join=f"{agents[0].ip}:7946")
+            d, h = detection_and_heal(serf, lambda a: a.members() or {}, 20)
+            record("peer_failure_detection_silent_serf_s", d)
+            record("peer_heal_to_all_alive_serf_s", h)
     return {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "runs": len(v)}
             for k, v in results.items()}
 
@@ -264,7 +382,9 @@ if __name__ == "__main__":
         runs = int(args[args.index("--runs") + 1]) if "--runs" in args else 3
         cuts = ([int(c) for c in args[args.index("--cuts") + 1].split(",")]
                 if "--cuts" in args else [15, 30, 60, 90])
-        out = measure(os.path.abspath(sys.argv[1]), runs, cuts)
+        scenarios = (args[args.index("--scenarios") + 1].split(",")
+                     if "--scenarios" in args else ["cuts", "heal", "peer"])
+        out = measure(os.path.abspath(sys.argv[1]), runs, cuts, scenarios)
         if "--json" in args:
             print(json.dumps(out, indent=2))
         else:
