@@ -4,7 +4,7 @@
 
 #include "mycelium/services/service_core.hpp"
 
-#include <nlohmann/json.hpp>
+#include "mycelium/json/json.hpp"
 
 #include <cstddef>
 #include <cstdint>

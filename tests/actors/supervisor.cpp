@@ -5,7 +5,7 @@
 #include "mycelium/actors/health_monitor.hpp"
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/node.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/health/health_store.hpp"
 #include "mycelium/store/state_store.hpp"
 

@@ -6,6 +6,14 @@
 2. No file under runtime/ includes a CAF header, and the build makes such an
    include fail: compiling a probe with the runtime's include path must fail
    with the CAF-free message.
+3. Layers inside runtime/: a subsystem core includes only core/, json/, the
+   library wrappers (store, crypto, wire, metrics) and its own folder; the
+   wrappers only core/ and json/; config/ (the composition root) and sim/
+   (the simulators) may include cores. Known exceptions are listed in
+   KNOWN_LAYER_EXCEPTIONS with what removes them; a new one fails, and so
+   does an exception that is no longer needed (the list only shrinks).
+4. Only runtime/mycelium/json/json.hpp includes nlohmann/json: everything
+   else includes that wrapper.
 
 Usage: check_runtime.py SOURCE_ROOT POISON_DIR COMPILER...
 """
@@ -24,6 +32,79 @@ FORBIDDEN = [
     (re.compile(r"\bstd::thread\b|\bstd::jthread\b|\bpthread_create\b"), "starts threads"),
     (re.compile(r"#\s*include\s*[<\"]caf/"), "includes CAF"),
 ]
+
+
+SHARED = {"core", "json"}
+WRAPPERS = {"store", "crypto", "wire", "metrics"}
+ROOTS = {"config", "sim"}
+# (folder, folder it includes): why it is still allowed, and what ends it.
+KNOWN_LAYER_EXCEPTIONS = {
+    ("membership", "config"): "swim_core takes config::membership_config (issue 13: "
+                              "per-subsystem config)",
+    ("transport", "config"): "transport_core takes config::transport_config and "
+                             "endpoint (issue 13: per-subsystem config)",
+}
+INCLUDE = re.compile(r'#\s*include\s*"mycelium/([a-z_]+)/')
+NLOHMANN = re.compile(r"#\s*include\s*[<\"]nlohmann/")
+
+
+def layer_arrows(root):
+    """Every (folder, included folder) pair inside runtime/mycelium."""
+    arrows = {}
+    base = os.path.join(root, "runtime", "mycelium")
+    for folder in sorted(os.listdir(base)):
+        path = os.path.join(base, folder)
+        if not os.path.isdir(path):
+            continue
+        for dirpath, _, files in os.walk(path):
+            for name in files:
+                if not name.endswith((".hpp", ".cpp")):
+                    continue
+                file = os.path.join(dirpath, name)
+                with open(file, encoding="utf-8") as f:
+                    for m in INCLUDE.finditer(strip_comments(f.read())):
+                        if m.group(1) != folder:
+                            arrows.setdefault((folder, m.group(1)), os.path.relpath(file, root))
+    return arrows
+
+
+def layers(root):
+    problems = []
+    arrows = layer_arrows(root)
+    for (src, dst), file in sorted(arrows.items()):
+        if src in ROOTS or dst in SHARED:
+            continue
+        if src not in WRAPPERS and dst in WRAPPERS:
+            continue
+        if (src, dst) in KNOWN_LAYER_EXCEPTIONS:
+            continue
+        problems.append(f"{file}: {src}/ includes {dst}/ (a core includes only core/, json/, "
+                        f"the wrappers and its own folder)")
+    for (src, dst), why in KNOWN_LAYER_EXCEPTIONS.items():
+        if (src, dst) not in arrows:
+            problems.append(f"{src}/ no longer includes {dst}/: remove it from "
+                            f"KNOWN_LAYER_EXCEPTIONS ({why})")
+    return problems
+
+
+def json_wrapper(root):
+    problems = []
+    wrapper = os.path.join("runtime", "mycelium", "json", "json.hpp")
+    for top in ("runtime", "actors", "tools", "tests", "fuzz"):
+        for dirpath, _, files in os.walk(os.path.join(root, top)):
+            for name in files:
+                if not name.endswith((".hpp", ".cpp", ".h", ".cc")):
+                    continue
+                file = os.path.join(dirpath, name)
+                rel = os.path.relpath(file, root)
+                if rel == wrapper:
+                    continue
+                with open(file, encoding="utf-8") as f:
+                    for number, line in enumerate(strip_comments(f.read()).splitlines(), 1):
+                        if NLOHMANN.search(line):
+                            problems.append(f"{rel}:{number}: includes nlohmann directly "
+                                            f"(include mycelium/json/json.hpp)")
+    return problems
 
 
 def strip_comments(text):
@@ -82,7 +163,9 @@ def self_test():
 def main():
     root, poison, compiler = sys.argv[1], sys.argv[2], sys.argv[3:]
     checks = [("patterns", self_test()), ("runtime/ sources", scan(root)),
-              ("CAF include probe", probe(root, poison, compiler))]
+              ("CAF include probe", probe(root, poison, compiler)),
+              ("layers inside runtime/", layers(root)),
+              ("one nlohmann/json wrapper", json_wrapper(root))]
     failed = 0
     for name, problems in checks:
         if problems:

@@ -2,7 +2,7 @@
 
 #include "common.hpp"
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/core/prng.hpp"
 #include "mycelium/gdb/database_core.hpp"
 #include "mycelium/gdb/merkle.hpp"

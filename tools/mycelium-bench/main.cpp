@@ -11,7 +11,7 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/supervisor.hpp"
 #include "mycelium/actors/system_config.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
 

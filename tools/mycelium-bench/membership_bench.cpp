@@ -1,7 +1,7 @@
 #include "membership_bench.hpp"
 
 #include "common.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -1,7 +1,7 @@
 #include "metrics_bench.hpp"
 
 #include "common.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/system/metrics_endpoint.hpp"
 
 #include <httplib.h>

@@ -6,7 +6,7 @@
 #include "mycelium/actors/supervisor.hpp"
 #include "mycelium/actors/system_config.hpp"
 #include "mycelium/actors/transport.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/crypto/aead.hpp"
 #include "mycelium/system/log.hpp"
 #include "mycelium/wire/hello.hpp"

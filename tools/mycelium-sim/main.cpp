@@ -3,7 +3,7 @@
 /// Exit codes: 0 every run passed its invariants, 1 a run violated one (its
 /// seed is printed; --seed S replays it exactly), 2 usage error.
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/sim/gdb_sim.hpp"
 #include "mycelium/sim/spore_sim.hpp"
 #include "mycelium/sim/swim_sim.hpp"

@@ -8,7 +8,7 @@
 /// Exit codes: 0 success, 1 the node refused or the command failed, 2 usage
 /// error, 3 authentication failed, 4 node unreachable.
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/config/node_config.hpp"
 #include "mycelium/crypto/identity.hpp"
 #include "mycelium/crypto/tls_channel.hpp"

@@ -8,7 +8,7 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/node.hpp"
 #include "mycelium/actors/system_config.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/config/node_config.hpp"
 #include "mycelium/store/database.hpp"
 #include "mycelium/system/log.hpp"

@@ -4,7 +4,7 @@
 #include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
 #include "mycelium/alerting/alert_core.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
 #include "mycelium/system/process.hpp"

@@ -3,7 +3,7 @@
 #include "mycelium/actors/worker_child.hpp"
 
 #include "mycelium/actors/messages.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/system/log.hpp"
 
 #include <caf/all.hpp>

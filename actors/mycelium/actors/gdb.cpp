@@ -3,7 +3,7 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/core/fnv.hpp"
 #include "mycelium/gdb/replica_core.hpp"
 #include "mycelium/store/state_store.hpp"

@@ -2,7 +2,7 @@
 
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/health/health_store.hpp"
 #include "mycelium/health/resources.hpp"
 #include "mycelium/health/status_json.hpp"

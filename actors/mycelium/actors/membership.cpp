@@ -4,7 +4,7 @@
 
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/membership/codec.hpp"
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"

@@ -1,6 +1,6 @@
 #include "mycelium/actors/messages.hpp"
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 
 #include <caf/all.hpp>
 

@@ -2,7 +2,7 @@
 
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/worker_child.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/services/service_core.hpp"
 #include "mycelium/system/log.hpp"
 

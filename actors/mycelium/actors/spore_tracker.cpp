@@ -4,7 +4,7 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/crypto/identity.hpp"
 #include "mycelium/spores/codec.hpp"
 #include "mycelium/store/state_store.hpp"

@@ -1,7 +1,7 @@
 #include "mycelium/actors/transport.hpp"
 
 #include "mycelium/actors/messages.hpp"
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/system/log.hpp"
 #include "mycelium/system/net.hpp"
 #include "mycelium/transport/transport_core.hpp"

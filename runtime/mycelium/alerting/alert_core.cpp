@@ -1,6 +1,6 @@
 #include "mycelium/alerting/alert_core.hpp"
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/core/fnv.hpp"
 
 #include <algorithm>

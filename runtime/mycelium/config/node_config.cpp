@@ -1,6 +1,6 @@
 #include "mycelium/config/node_config.hpp"
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -61,8 +61,7 @@ void causal_context::compact() {
 
 // -- lww_register -----------------------------------------------------------
 
-lww_register lww_register::write(std::string v, spores::hlc_stamp at,
-                                 replica_id by) {
+lww_register lww_register::write(std::string v, hlc_stamp at, replica_id by) {
   return {std::move(v), at, std::move(by), true};
 }
 

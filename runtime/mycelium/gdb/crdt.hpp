@@ -14,7 +14,7 @@
 /// Every merge is commutative, associative and idempotent (property-tested
 /// against reference models in tests/unit/gdb).
 
-#include "mycelium/spores/hlc.hpp"
+#include "mycelium/core/hlc.hpp"
 
 #include <cstdint>
 #include <map>
@@ -64,11 +64,11 @@ private:
 /// clock stamp wins; equal stamps are settled by writer, then value.
 struct lww_register {
   std::string value;
-  spores::hlc_stamp stamp;
+  hlc_stamp stamp;
   replica_id writer;
   bool set = false;
 
-  static lww_register write(std::string v, spores::hlc_stamp at, replica_id by);
+  static lww_register write(std::string v, hlc_stamp at, replica_id by);
   void merge(const lww_register& o);
   bool operator==(const lww_register& o) const {
     return set == o.set && stamp == o.stamp && writer == o.writer &&

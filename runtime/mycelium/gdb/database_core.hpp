@@ -6,9 +6,9 @@
 /// accepted write returns the delta to persist and to ship to peers;
 /// deltas and anti-entropy entries from peers merge with `apply`.
 
+#include "mycelium/core/hlc.hpp"
 #include "mycelium/core/result.hpp"
 #include "mycelium/gdb/crdt.hpp"
-#include "mycelium/spores/hlc.hpp"
 
 #include <cstddef>
 #include <optional>
@@ -81,7 +81,7 @@ private:
   replica_id self_;
   limits lim_;
   or_map map_;
-  spores::hlc clock_;
+  hlc clock_;
   bool read_only_ = false;
   std::string isolated_;
 };

@@ -1,6 +1,6 @@
 #include "mycelium/health/status_json.hpp"
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 
 namespace mycelium::health {
 

@@ -1,14 +1,12 @@
 #include "mycelium/isolation/isolation_core.hpp"
 
-#include <nlohmann/json.hpp>
+#include "mycelium/json/json.hpp"
 
 #include <cstdio>
 
 namespace mycelium::isolation {
 
 namespace {
-
-using json = nlohmann::json;
 
 error fail(errc code, std::string what) {
   return error{"isolation", static_cast<uint8_t>(code), std::move(what)};

@@ -2,7 +2,7 @@
 
 #include "mycelium/core/fnv.hpp"
 
-#include <nlohmann/json.hpp>
+#include "mycelium/json/json.hpp"
 
 #include <algorithm>
 #include <array>
@@ -13,8 +13,6 @@
 namespace mycelium::services {
 
 namespace {
-
-using json = nlohmann::json;
 
 error fail(errc code, std::string what) {
   return error{"services", static_cast<uint8_t>(code), std::move(what)};

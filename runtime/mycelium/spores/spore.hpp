@@ -15,7 +15,7 @@
 ///  - first seen is the minimum, the data summary is the node's own report
 ///    (last-writer-wins like the pointer).
 
-#include "mycelium/spores/hlc.hpp"
+#include "mycelium/core/hlc.hpp"
 
 #include <cstdint>
 #include <map>

@@ -1,6 +1,6 @@
 #include "mycelium/transport/transport_core.hpp"
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/crypto/errc.hpp"
 
 #include <algorithm>

@@ -22,7 +22,7 @@ struct history {
     int kind = 0; // meaning per type
     std::string arg;
     int64_t amount = 0;
-    spores::hlc_stamp stamp;
+    hlc_stamp stamp;
     std::string replica;
     std::set<int> before; // operations this one had seen
   };

@@ -3,7 +3,7 @@
 #include "mycelium/health/resources.hpp"
 #include "mycelium/health/status_json.hpp"
 
-#include "mycelium/config/json.hpp"
+#include "mycelium/json/json.hpp"
 
 #include "temp_dir.hpp"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <tuple>
 
-namespace mycelium::spores {
+namespace mycelium {
 
 struct hlc_stamp {
   /// Milliseconds since the Unix epoch (the largest physical time seen).
@@ -57,4 +57,4 @@ private:
 int lww_compare(const hlc_stamp& a, uint64_t tie_a, const hlc_stamp& b,
                 uint64_t tie_b, int64_t tolerance_ms);
 
-} // namespace mycelium::spores
+} // namespace mycelium

@@ -1,8 +1,8 @@
-#include "mycelium/spores/hlc.hpp"
+#include "mycelium/core/hlc.hpp"
 
 #include <algorithm>
 
-namespace mycelium::spores {
+namespace mycelium {
 
 std::string hlc_stamp::to_string() const {
   return std::to_string(wall) + "." + std::to_string(logical);
@@ -53,4 +53,4 @@ int lww_compare(const hlc_stamp& a, uint64_t tie_a, const hlc_stamp& b,
   return 0;
 }
 
-} // namespace mycelium::spores
+} // namespace mycelium
