@@ -3,9 +3,9 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
-#include "mycelium/json/json.hpp"
 #include "mycelium/core/fnv.hpp"
 #include "mycelium/gdb/replica_core.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
 #include "mycelium/wire/hello.hpp"
@@ -162,13 +162,60 @@ std::string render_stats(self_ptr self) {
       .dump();
 }
 
+/// A local put, persisted before it returns; the error is the refusal.
+caf::error write_put(self_ptr self, const std::string& key,
+                     const std::string& value, gdb::crdt_value::type kind) {
+  auto& st = self->state;
+  auto fx = st.core->put(key, value, kind, st.ctx->wall_clock());
+  if (!fx)
+    return refused(self, fx.err());
+  // Persisted before the caller hears "ok".
+  if (auto err = perform(self, *fx)) {
+    count_write(self, "store_failed");
+    return err;
+  }
+  ++st.writes;
+  count_write(self, "ok");
+  return {};
+}
+
+/// A local delete, persisted before it returns.
+caf::error write_del(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto fx = st.core->del(key);
+  if (!fx)
+    return refused(self, fx.err());
+  if (auto err = perform(self, *fx)) {
+    count_write(self, "store_failed");
+    return err;
+  }
+  ++st.writes;
+  count_write(self, "ok");
+  return {};
+}
+
+/// Every key under `prefix`, split by whether its value is one text.
+gdb_rows scan(self_ptr self, const std::string& prefix) {
+  gdb_rows rows;
+  auto& db = self->state.core->db();
+  for (auto& key : db.list(prefix)) {
+    auto v = db.get(key);
+    if (!v)
+      continue;
+    if (v->kind == gdb::crdt_value::type::lww && !v->values.empty())
+      rows.texts.emplace_back(key, v->values.front());
+    else
+      rows.others.emplace_back(key, gdb::to_string(v->kind));
+  }
+  return rows;
+}
+
 caf::result<std::string> command(self_ptr self, const std::string& args_json) {
   auto& st = self->state;
   auto a = command_words(args_json);
   if (a.empty())
     return make_error(errc::bad_request, "db needs a subcommand");
   auto& sub = a[0];
-  auto wall = st.ctx->wall_clock();
   if (sub == "put" && (a.size() == 3 || a.size() == 4)) {
     auto kind = gdb::crdt_value::type::lww;
     if (a.size() == 4) {
@@ -177,29 +224,14 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
         return refused(self, t.err());
       kind = *t;
     }
-    auto fx = st.core->put(a[1], a[2], kind, wall);
-    if (!fx)
-      return refused(self, fx.err());
-    // Persisted before the caller hears "ok".
-    if (auto err = perform(self, *fx)) {
-      count_write(self, "store_failed");
+    if (auto err = write_put(self, a[1], a[2], kind))
       return err;
-    }
-    ++st.writes;
-    count_write(self, "ok");
     return json{{"key", a[1]}, {"type", gdb::to_string(kind)}, {"ok", true}}
         .dump();
   }
   if (sub == "del" && a.size() == 2) {
-    auto fx = st.core->del(a[1]);
-    if (!fx)
-      return refused(self, fx.err());
-    if (auto err = perform(self, *fx)) {
-      count_write(self, "store_failed");
+    if (auto err = write_del(self, a[1]))
       return err;
-    }
-    ++st.writes;
-    count_write(self, "ok");
     return json{{"key", a[1]}, {"deleted", true}}.dump();
   }
   if (sub == "get" && a.size() == 2) {
@@ -317,24 +349,17 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
         perform(self, st.core->on_tick(st.ctx->wall_clock()));
         self->delayed_send(self, tick, tick_atom::value);
       },
-      [=](member_atom, const std::string& text) {
-        auto doc = json::parse(text, nullptr, false);
-        if (!doc.is_object())
-          return;
-        auto id = doc.value("id", "");
-        auto state = doc.value("state", "");
-        if (member_reachable(state))
-          self->state.core->peer_up(id, doc.value("name", ""));
+      [=](member_atom, const membership::event& ev) {
+        if (member_reachable(ev.member.st))
+          self->state.core->peer_up(ev.member.id, ev.member.name);
         else
-          self->state.core->peer_down(id);
+          self->state.core->peer_down(ev.member.id);
       },
-      [=](spore_ev_atom, const std::string& text) {
-        auto doc = json::parse(text, nullptr, false);
-        if (doc.is_object() && doc.value("event", "") == "returned" &&
-            doc.value("decision", "") == "sync_required")
-          perform(self,
-                  self->state.core->sync_with(doc.value("id", ""),
-                                              self->state.ctx->wall_clock()));
+      [=](spore_ev_atom, const spores::tracker_event& ev) {
+        if (ev.what == spores::tracker_event::type::returned &&
+            ev.decision == spores::rejoin::sync_required)
+          perform(self, self->state.core->sync_with(
+                            ev.node_id, self->state.ctx->wall_clock()));
       },
       [=](frame_atom, const std::string& from, uint16_t,
           const std::string& payload) {
@@ -348,7 +373,7 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
         perform(self, self->state.core->on_message(
                           from, *msg, self->state.ctx->wall_clock()));
       },
-      [=](isolation_atom, bool read_only, const std::string& why) {
+      [=](mode_atom, bool read_only, const std::string& why) {
         auto& st = self->state;
         auto& db = st.core->db();
         bool was = st.mode_known ? !db.isolated().empty() : false;
@@ -359,6 +384,18 @@ caf::behavior gdb_impl(self_ptr self, node_context_ptr ctx) {
         db.set_isolated(read_only ? why : std::string{});
       },
       [=](db_atom, const std::string& args) { return command(self, args); },
+      [=](put_atom, const std::string& key,
+          const std::string& value) -> caf::result<bool> {
+        if (auto err = write_put(self, key, value, gdb::crdt_value::type::lww))
+          return err;
+        return true;
+      },
+      [=](del_atom, const std::string& key) -> caf::result<bool> {
+        if (auto err = write_del(self, key))
+          return err;
+        return true;
+      },
+      [=](scan_atom, const std::string& prefix) { return scan(self, prefix); },
       [=](status_atom) { return render_stats(self); },
   };
 }

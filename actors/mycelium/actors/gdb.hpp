@@ -15,6 +15,15 @@
 /// - `(db_atom, std::string args_json) -> std::string`: a console `db`
 ///   command: put KEY VALUE [TYPE], get KEY, del KEY, list [PREFIX], stats,
 ///   read-only on|off.
+/// - `(put_atom, key, text) -> bool`, `(del_atom, key) -> bool`: typed
+///   writes for other subsystems (the service manager's records), persisted
+///   before the answer; a refusal is the error.
+/// - `(scan_atom, prefix) -> gdb_rows`: every key under a prefix, text
+///   values with their text, other types named.
+/// - `(mode_atom, bool read_only, reason)`: the isolation controller's mode;
+///   writes are refused until the first one arrives after a start.
+/// - `(member_atom, membership::event)`, `(spore_ev_atom,
+///   spores::tracker_event)`: what it follows of membership and spores.
 /// - `(status_atom) -> std::string`: keys, bytes, read-only, last
 ///   reconciliation per peer.
 

@@ -2,10 +2,10 @@
 
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
-#include "mycelium/json/json.hpp"
 #include "mycelium/health/health_store.hpp"
 #include "mycelium/health/resources.hpp"
 #include "mycelium/health/status_json.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/system/log.hpp"
 
 #include <caf/all.hpp>
@@ -207,11 +207,9 @@ caf::behavior health_impl(self_ptr self, node_context_ptr ctx,
         sample(self);
         self->delayed_send(self, interval, sample_atom::value);
       },
-      [=](member_atom, const std::string& text) {
-        auto ev = json::parse(text);
-        self->state.core->on_member(ev.value("id", std::string{}),
-                                    ev.value("name", std::string{}),
-                                    ev.value("state", std::string{}));
+      [=](member_atom, const membership::event& ev) {
+        self->state.core->on_member(ev.member.id, ev.member.name,
+                                    membership::to_string(ev.member.st));
         // A join storm brings one event per member: rewrite the status file
         // once per burst, not once per event.
         if (!self->state.status_pending) {

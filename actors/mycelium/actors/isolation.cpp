@@ -3,8 +3,8 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
-#include "mycelium/json/json.hpp"
 #include "mycelium/isolation/isolation_core.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
 
@@ -24,7 +24,7 @@ using isolation::isolation_core;
 struct member_seen {
   std::string name;
   std::string address;
-  std::string state;
+  membership::state state = membership::state::alive;
 };
 
 struct isolation_state {
@@ -81,7 +81,7 @@ isolation::view current_view(self_ptr self) {
               n.addresses.end())
         n.addresses.push_back(m.address);
       unreachable.erase(id);
-    } else if (m.state == "left") {
+    } else if (m.state == membership::state::left) {
       unreachable.erase(id);
     } else {
       auto& n = unreachable[id];
@@ -121,7 +121,7 @@ std::string reason_of(self_ptr self) {
 }
 
 void notify(self_ptr self, const caf::actor& to) {
-  self->send(to, isolation_atom::value, self->state.core->read_only(),
+  self->send(to, mode_atom::value, self->state.core->read_only(),
              reason_of(self));
 }
 
@@ -331,16 +331,15 @@ caf::behavior isolation_impl(self_ptr self, node_context_ptr ctx) {
                   [=](caf::error&) {});
         self->delayed_send(self, tick, tick_atom::value);
       },
-      [=](member_atom, const std::string& text) {
-        auto doc = json::parse(text, nullptr, false);
-        if (!doc.is_object() || doc.value("id", "").empty())
+      [=](member_atom, const membership::event& ev) {
+        if (ev.member.id.empty())
           return;
-        auto& m = self->state.members[doc.value("id", "")];
-        m.name = doc.value("name", "");
-        m.address = doc.value("address", "");
-        m.state = doc.value("state", "");
+        auto& m = self->state.members[ev.member.id];
+        m.name = ev.member.name;
+        m.address = ev.member.address;
+        m.state = ev.member.st;
         // Alive again: membership (or someone it heard) heard from it.
-        if (m.state == "alive")
+        if (m.state == membership::state::alive)
           self->state.heard_at = self->state.ctx->wall_clock();
         // A peer back: reappearance ends an isolation now, not next tick.
         observe(self);

@@ -17,8 +17,8 @@
 ///   `isolation` command: [] (status), ["override", "--force"?, reason...],
 ///   ["revoke"].
 /// - `(status_atom) -> std::string`: the status (inspect).
-/// - `(subscribe_atom)`: the sender receives `(isolation_atom, bool
-///   read_only, std::string reason)` now and on every change.
+/// - `(subscribe_atom)`: the sender receives `(mode_atom, bool read_only,
+///   std::string reason)` now and on every change.
 
 #include "mycelium/actors/node_context.hpp"
 #include "mycelium/actors/supervisor.hpp"

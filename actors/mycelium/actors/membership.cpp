@@ -49,15 +49,6 @@ caf::actor transport_of(self_ptr self) {
   return registered(self->home_system(), "transport");
 }
 
-json event_json(const membership::event& ev) {
-  return {{"event", membership::to_string(ev.what)},
-          {"id", ev.member.id},
-          {"name", ev.member.name},
-          {"address", ev.member.address},
-          {"incarnation", ev.member.incarnation},
-          {"state", membership::to_string(ev.member.st)}};
-}
-
 /// Gauges of the membership table: members by state, and per member 1
 /// while alive or suspect, 0 once failed (left members disappear).
 void count_members(self_ptr self) {
@@ -131,9 +122,8 @@ void perform(self_ptr self, membership::effects fx) {
          ev.what == membership::event::type::recovered ||
          ev.what == membership::event::type::address_changed))
       self->send(transport, connect_atom::value, ev.member.address);
-    auto doc = event_json(ev).dump();
     for (auto& sub : st.subscribers)
-      self->send(sub, member_atom::value, doc);
+      self->send(sub, member_atom::value, ev);
   }
   if (!transport)
     return;
@@ -245,7 +235,7 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
           for (auto& m : self->state.core->members())
             self->send(
                 sub, member_atom::value,
-                event_json({membership::event::type::joined, m.info}).dump());
+                membership::event{membership::event::type::joined, m.info});
         }
       },
       [=](members_atom) { return render(self); },

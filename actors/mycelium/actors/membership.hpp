@@ -12,8 +12,10 @@
 /// Messages:
 /// - `(members_atom) -> std::string` and `(status_atom) -> std::string`: the
 ///   member table as JSON.
-/// - `(subscribe_atom)`: the sender receives `(member_atom, event JSON)` for
-///   every joined, suspect, failed, left, recovered or address change.
+/// - `(subscribe_atom)`: the sender receives `(member_atom,
+///   membership::event)` for every joined, suspect, failed, left, recovered
+///   or address change, first one (joined, in its current state) per member
+///   of the table.
 
 #include "mycelium/actors/node_context.hpp"
 #include "mycelium/actors/supervisor.hpp"

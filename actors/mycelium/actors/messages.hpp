@@ -10,6 +10,8 @@
 #include "mycelium/core/error.hpp"
 #include "mycelium/core/result.hpp"
 #include "mycelium/health/monitor_core.hpp"
+#include "mycelium/membership/swim_core.hpp"
+#include "mycelium/spores/tracker_core.hpp"
 #include "mycelium/supervision/supervisor_core.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -63,7 +65,8 @@ using contact_atom = caf::atom_constant<caf::atom("contact")>;
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
 /// Ask the membership actor for its member table (JSON text).
 using members_atom = caf::atom_constant<caf::atom("members")>;
-/// A membership event pushed to subscribers: (member_atom, event JSON).
+/// A membership event pushed to subscribers: (member_atom,
+/// membership::event), the member as the event left it.
 using member_atom = caf::atom_constant<caf::atom("member")>;
 /// Internal: hand queued frames to their sockets (after a burst of sends).
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
@@ -72,10 +75,18 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// Console: every known node's spore; one node's spore.
 using spores_atom = caf::atom_constant<caf::atom("spores")>;
 using spore_atom = caf::atom_constant<caf::atom("spore")>;
-/// Spore tracker -> subscribers: a spore event as JSON.
+/// Spore tracker -> subscribers: (spore_ev_atom, spores::tracker_event).
 using spore_ev_atom = caf::atom_constant<caf::atom("spore_ev")>;
 /// Console -> Global Database: a `db` command (arguments as a JSON array).
 using db_atom = caf::atom_constant<caf::atom("db")>;
+/// Typed Global Database requests for other subsystems (the console's `db`
+/// command is for people): (put_atom, key, text) -> bool writes a
+/// last-writer-wins text value, persisted before the answer; (del_atom,
+/// key) -> bool deletes; (scan_atom, prefix) -> gdb_rows reads every key
+/// under a prefix. A refusal is the error (read_only, store_failed, ...).
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using del_atom = caf::atom_constant<caf::atom("del")>;
+using scan_atom = caf::atom_constant<caf::atom("scan")>;
 /// Console -> alerting: an alerts command (arguments as a JSON array).
 using alerts_atom = caf::atom_constant<caf::atom("alerts")>;
 /// Internal: a notification worker finished (channel, error or "").
@@ -84,9 +95,11 @@ using notified_atom = caf::atom_constant<caf::atom("notified")>;
 /// transport): (console_atom, connection, JSON text).
 using console_atom = caf::atom_constant<caf::atom("console")>;
 /// Console -> isolation controller: an `isolation` command (arguments as a
-/// JSON array); isolation controller -> subscribers: (isolation_atom, bool
-/// read_only, reason).
+/// JSON array).
 using isolation_atom = caf::atom_constant<caf::atom("isolation")>;
+/// Isolation controller -> subscribers: (mode_atom, bool read_only, reason)
+/// now and on every change.
+using mode_atom = caf::atom_constant<caf::atom("mode")>;
 /// Isolation controller -> transport: milliseconds since any peer was last
 /// heard (int64_t answer), the evidence that the node reaches nobody.
 using heard_atom = caf::atom_constant<caf::atom("heard")>;
@@ -175,16 +188,24 @@ void follow(Self* self, caf::actor& followed, const char* name) {
 /// not an array.
 std::vector<std::string> command_words(const std::string& args_json);
 
-/// Whether a member in `state` (as membership events name it) is reachable:
-/// alive or suspect.
-inline bool member_reachable(const std::string& state) {
-  return state == "alive" || state == "suspect";
+/// Whether a member in state `s` is reachable: alive or suspect.
+inline bool member_reachable(membership::state s) {
+  return s == membership::state::alive || s == membership::state::suspect;
 }
 
 /// Removes `who` from a list of subscribers (on its down message).
 void forget(std::vector<caf::actor>& subscribers, const caf::actor_addr& who);
 
 // -- messages -----------------------------------------------------------------
+
+/// The keys under a prefix (answer to scan_atom), in key order.
+struct gdb_rows {
+  /// Keys whose value is one text (a last-writer-wins register), with it.
+  std::vector<std::pair<std::string, std::string>> texts;
+  /// Other keys there, with their type ("counter", "set", "mv" with
+  /// concurrent values): anyone may write anywhere with `db put`.
+  std::vector<std::pair<std::string, std::string>> others;
+};
 
 /// A batch of supervision events (reply to `subscribe`).
 struct event_batch {
@@ -214,5 +235,8 @@ using tree_rows = std::vector<tree_row>;
 } // namespace mycelium::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::health::supervision_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::membership::event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::spores::tracker_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::event_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::gdb_rows)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::tree_rows)

@@ -87,7 +87,7 @@ struct services_state {
   std::unique_ptr<services::placement_core> core;
   caf::actor membership;
   /// Member id -> last state membership reported.
-  std::map<std::string, std::string> members;
+  std::map<std::string, membership::state> members;
   /// Local instances by id.
   std::map<std::string, hosted> running;
   /// Local instances terminated (never resumed from a stale record).
@@ -138,18 +138,32 @@ void warn_once(self_ptr self, const std::string& key, const std::string& what) {
     log::warning("services", what);
 }
 
-/// A Global Database command; `ok` gets the answer, `failed` the cause.
-template <class Ok, class Failed>
-void db(self_ptr self, const json& args, Ok ok, Failed failed) {
+/// A typed Global Database request (put_atom, del_atom, scan_atom ...);
+/// `ok` gets the answer, `failed` the cause.
+template <class Ok, class Failed, class... Ts>
+void db(self_ptr self, Ok ok, Failed failed, Ts&&... request) {
   auto gdb = registered(self->home_system(), "gdb");
   if (!gdb) {
     failed(std::string{"the Global Database is not running"});
     return;
   }
+  self->request(gdb, std::chrono::seconds(5), std::forward<Ts>(request)...)
+      .then(ok, [=](caf::error& err) mutable { failed(describe(err)); });
+}
 
-  self->request(gdb, std::chrono::seconds(5), db_atom::value, args.dump())
-      .then([=](std::string& answer) mutable { ok(answer); },
-            [=](caf::error& err) mutable { failed(describe(err)); });
+/// Persists `rec` as its record; `ok()` once it is stored.
+template <class Ok, class Failed>
+void put_record(self_ptr self, const instance& rec, Ok ok, Failed failed) {
+  db(
+      self, [=](bool) mutable { ok(); }, failed, put_atom::value,
+      services::record_key(rec), encode(rec));
+}
+
+/// Removes a record; a failure goes to `failed`.
+template <class Failed>
+void del_record(self_ptr self, const std::string& key, Failed failed) {
+  db(
+      self, [](bool) {}, failed, del_atom::value, key);
 }
 
 std::set<std::string> live_nodes(self_ptr self) {
@@ -183,9 +197,9 @@ void write(self_ptr self, const std::string& id, instance next, job j,
            std::string answer) {
   auto& h = self->state.running.at(id);
   h.writing = true;
-  db(
-      self, json::array({"put", services::record_key(next), encode(next)}),
-      [=](const std::string&) mutable {
+  put_record(
+      self, next,
+      [=]() mutable {
         auto& st = self->state;
         auto it = st.running.find(id);
         if (it == st.running.end()) {
@@ -300,9 +314,9 @@ void start(self_ptr self, const services::effects::start& s) {
           std::to_string(++st.seq),
       st.ctx->identity->node_id(), st.ctx->cfg.name, now);
   auto kind = spec->kind;
-  db(
-      self, json::array({"put", services::record_key(i), encode(i)}),
-      [=](const std::string&) {
+  put_record(
+      self, i,
+      [=]() {
         auto& st = self->state;
         st.starting.erase(i.service);
         st.warned.erase("start/" + i.service);
@@ -340,11 +354,9 @@ void terminate(self_ptr self, const services::effects::terminate& t) {
                t.service + ": terminated instance " + t.id + ": " + t.reason);
   // Cleanup: the record goes (a failure leaves it for the next reading,
   // where the decision is the same).
-  db(
-      self, json::array({"del", key}), [](const std::string&) {},
-      [=](const std::string& err) {
-        log::warning("services", "cannot remove " + key + ": " + err);
-      });
+  del_record(self, key, [=](const std::string& err) {
+    log::warning("services", "cannot remove " + key + ": " + err);
+  });
 }
 
 void merge(self_ptr self, const services::effects::merge& m) {
@@ -419,9 +431,7 @@ void decide(self_ptr self) {
   for (auto& s : fx.starts)
     start(self, s);
   for (auto& key : fx.stale_records)
-    db(
-        self, json::array({"del", key}), [](const std::string&) {},
-        [](const std::string&) {});
+    del_record(self, key, [](const std::string&) {});
 }
 
 /// Takes the records just read: resumes this node's own instances (state
@@ -456,49 +466,27 @@ void read_records(self_ptr self) {
     warn_once(self, "read", "cannot read the service records: " + err);
   };
   db(
-      self, json::array({"list", services::record_prefix}),
-      [=](const std::string& answer) {
+      self,
+      [=](const gdb_rows& rows) {
         self->state.warned.erase("read");
-        auto doc = json::parse(answer, nullptr, false);
-        auto keys = doc.is_object() ? doc.value("keys", json{}) : json{};
-        if (!keys.is_array() || keys.empty()) {
-          take_records(self, {});
-          return;
+        std::vector<instance> recs;
+        // Anyone may write under svc/ with `db put`: a value that is not a
+        // record is ignored with a warning, never thrown on.
+        for (auto& [key, type] : rows.others)
+          warn_once(self, "bad/" + key,
+                    "ignoring " + key + ": a " + type +
+                        " value, not a service record");
+        for (auto& [key, text] : rows.texts) {
+          auto rec = services::decode(text);
+          if (rec)
+            recs.push_back(std::move(*rec));
+          else
+            warn_once(self, "bad/" + key,
+                      "ignoring " + key + ": " + rec.err().message());
         }
-        struct batch {
-          size_t left = 0;
-          std::vector<instance> recs;
-        };
-        auto b = std::make_shared<batch>();
-        b->left = keys.size();
-        auto one_done = [=] {
-          if (--b->left == 0)
-            take_records(self, std::move(b->recs));
-        };
-        for (auto& k : keys) {
-          auto key = k.is_string() ? k.get<std::string>() : std::string{};
-          db(
-              self, json::array({"get", key}),
-              [=](const std::string& text) {
-                auto doc = json::parse(text, nullptr, false);
-                // Anyone may write under svc/ with `db put`: a value that
-                // is not a record's text is ignored, never thrown on.
-                auto value = doc.is_object() && doc.contains("value") &&
-                                     doc["value"].is_string()
-                                 ? doc["value"].get<std::string>()
-                                 : std::string{};
-                auto rec = services::decode(value);
-                if (rec)
-                  b->recs.push_back(std::move(*rec));
-                else
-                  warn_once(self, "bad/" + key,
-                            "ignoring " + key + ": " + rec.err().message());
-                one_done();
-              },
-              [=](const std::string&) { one_done(); });
-        }
+        take_records(self, std::move(recs));
       },
-      done);
+      done, scan_atom::value, std::string{services::record_prefix});
 }
 
 /// A state as JSON for the console (its text if it does not parse).
@@ -610,10 +598,9 @@ caf::behavior services_impl(self_ptr self, node_context_ptr ctx) {
           read_records(self);
         self->delayed_send(self, tick, tick_atom::value);
       },
-      [=](member_atom, const std::string& text) {
-        auto doc = json::parse(text, nullptr, false);
-        if (doc.is_object() && !doc.value("id", "").empty())
-          self->state.members[doc.value("id", "")] = doc.value("state", "");
+      [=](member_atom, const membership::event& ev) {
+        if (!ev.member.id.empty())
+          self->state.members[ev.member.id] = ev.member.st;
       },
       [=](service_atom, const std::string& args) {
         return command(self, args);

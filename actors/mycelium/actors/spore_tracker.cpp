@@ -4,8 +4,8 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/store_failures.hpp"
 #include "mycelium/actors/worker_child.hpp"
-#include "mycelium/json/json.hpp"
 #include "mycelium/crypto/identity.hpp"
+#include "mycelium/json/json.hpp"
 #include "mycelium/spores/codec.hpp"
 #include "mycelium/store/state_store.hpp"
 #include "mycelium/system/log.hpp"
@@ -115,22 +115,6 @@ json spore_json(const spores::spore_view& v, int64_t slot_ms, int64_t now,
   return doc;
 }
 
-json event_json(const spores::tracker_event& ev) {
-  json doc{{"event", spores::to_string(ev.what)},
-           {"id", ev.node_id},
-           {"addresses", ev.addresses}};
-  if (ev.what != spores::tracker_event::type::learned) {
-    doc["decision"] = spores::to_string(ev.decision);
-    doc["apart_since_ms"] = ev.apart_since_ms;
-  }
-  if (ev.what == spores::tracker_event::type::section_rejoined) {
-    doc["nodes"] = ev.nodes;
-    doc["gained"] = ev.gained;
-    doc["lost"] = ev.lost;
-  }
-  return doc;
-}
-
 std::string short_id(const std::string& id) {
   return id.substr(0, 8);
 }
@@ -186,7 +170,6 @@ void perform(self_ptr self, spores::tracker_effects fx) {
     auto what = std::string{spores::to_string(ev.what)};
     ++st.event_counts[what];
     event_counter(*st.ctx, ev.what).inc();
-    auto doc = event_json(ev);
     if (ev.what == spores::tracker_event::type::learned) {
       log::info("spores",
                 "learned of " + short_id(ev.node_id) +
@@ -206,7 +189,7 @@ void perform(self_ptr self, spores::tracker_effects fx) {
                               std::to_string(ev.apart_since_ms) + ")");
     }
     for (auto& sub : st.subscribers)
-      self->send(sub, spore_ev_atom::value, doc.dump());
+      self->send(sub, spore_ev_atom::value, ev);
   }
   if (!transport)
     return;
@@ -351,19 +334,14 @@ caf::behavior spore_impl(self_ptr self, node_context_ptr ctx) {
         perform(self, self->state.core->on_tick(wall));
         self->delayed_send(self, tick, tick_atom::value);
       },
-      [=](member_atom, const std::string& text) {
-        auto doc = json::parse(text, nullptr, false);
-        if (!doc.is_object())
-          return;
-        auto state = doc.value("state", "");
-        auto id = doc.value("id", "");
+      [=](member_atom, const membership::event& ev) {
+        auto& m = ev.member;
         auto wall = self->state.ctx->wall_clock();
-        if (member_reachable(state))
-          perform(self, self->state.core->on_alive(
-                            id, doc.value("name", ""), doc.value("address", ""),
-                            doc.value("incarnation", uint64_t{0}), wall));
+        if (member_reachable(m.st))
+          perform(self, self->state.core->on_alive(m.id, m.name, m.address,
+                                                   m.incarnation, wall));
         else
-          perform(self, self->state.core->on_gone(id, wall));
+          perform(self, self->state.core->on_gone(m.id, wall));
       },
       [=](frame_atom, const std::string& from, uint16_t,
           const std::string& payload) {

@@ -15,8 +15,9 @@
 /// - `(spore_atom, std::string node) -> std::string`: one node's spore with
 ///   its activity periods (name, id or id prefix).
 /// - `(status_atom) -> std::string`: a summary (inspect).
-/// - `(subscribe_atom)`: the sender receives `(spore_ev_atom, JSON)` for
-///   every learned, returned and section_rejoined event.
+/// - `(subscribe_atom)`: the sender receives `(spore_ev_atom,
+///   spores::tracker_event)` for every learned, returned and
+///   section_rejoined event.
 
 #include "mycelium/actors/node_context.hpp"
 #include "mycelium/actors/supervisor.hpp"
