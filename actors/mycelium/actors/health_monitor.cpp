@@ -121,11 +121,14 @@ void export_resources(self_ptr self, const health::resource_sample& s) {
   m.get_gauge("mycelium_disk_total_bytes",
               "Size of the data dir's file system.")
       .set(static_cast<double>(s.disk_total_bytes));
-  if (s.disk_total_bytes > 0)
+  if (s.disk_total_bytes > 0) {
+    auto ratio = static_cast<double>(s.disk_free_bytes) /
+                 static_cast<double>(s.disk_total_bytes);
     m.get_gauge("mycelium_disk_free_ratio",
                 "Free fraction of the data dir's file system.")
-        .set(static_cast<double>(s.disk_free_bytes) /
-             static_cast<double>(s.disk_total_bytes));
+        .set(ratio);
+    self->state.ctx->resources->set_disk_free_ratio(ratio);
+  }
 }
 
 /// Connectivity, security and performance as the metrics tell them.

@@ -102,18 +102,9 @@ isolation::view current_view(self_ptr self) {
   return v;
 }
 
-/// Free disk and failing stores, as the node's own metrics show them.
+/// Free disk and failing stores, as the components last reported them.
 isolation::resources current_resources(self_ptr self) {
-  isolation::resources r;
-  for (auto& s : self->state.ctx->metrics->samples()) {
-    if (s.name == "mycelium_disk_free_ratio")
-      r.disk_free_ratio = s.value;
-    else if (s.name == "mycelium_store_write_failing" && s.value == 1)
-      for (auto& [k, v] : s.labels)
-        if (k == "component")
-          r.failing_stores.push_back(v);
-  }
-  return r;
+  return self->state.ctx->resources->snapshot();
 }
 
 std::string reason_of(self_ptr self) {

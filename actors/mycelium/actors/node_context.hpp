@@ -5,6 +5,7 @@
 /// test) and handed to actors by `shared_ptr`, so a restarted child reuses the
 /// open connection instead of reopening the file (which costs a checkpoint).
 
+#include "mycelium/actors/resource_board.hpp"
 #include "mycelium/config/node_config.hpp"
 #include "mycelium/crypto/identity.hpp"
 #include "mycelium/metrics/registry.hpp"
@@ -33,6 +34,9 @@ struct node_context {
   /// The node's metrics, shared by every actor and the /metrics endpoint.
   std::shared_ptr<metrics::registry> metrics =
       std::make_shared<metrics::registry>();
+  /// Free disk and failing stores, as the components last reported them.
+  std::shared_ptr<resource_board> resources =
+      std::make_shared<resource_board>();
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

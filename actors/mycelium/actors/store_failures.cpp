@@ -18,6 +18,7 @@ bool store_failures::record(const node_context& ctx, const std::string& what,
         {{"component", component_}});
   }
   failing_gauge_->set(failure.empty() ? 0 : 1);
+  ctx.resources->set_store_failing(component_, !failure.empty());
   if (failure.empty()) {
     if (failing_)
       log::info(component_, "writes to the store succeed again (" + what + ")");
