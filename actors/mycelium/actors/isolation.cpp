@@ -60,46 +60,26 @@ metrics::counter& events_counter(const node_context& ctx,
       {{"event", isolation::to_string(t)}});
 }
 
-/// Peers reachable now, and known nodes that are not (members that left
-/// gracefully are neither).
+/// The view from what membership and the spore tracker last said (the rule
+/// is the core's `make_view`).
 isolation::view current_view(self_ptr self) {
   auto& st = self->state;
-  isolation::view v;
-  std::map<std::string, isolation::known_node> unreachable = st.spores;
+  std::vector<isolation::member_seen> members;
   for (auto& [id, m] : st.members) {
-    if (id == st.ctx->identity->node_id())
-      continue;
-    if (member_reachable(m.state)) {
-      ++v.reachable;
-      auto& n = v.reachable_nodes.emplace_back();
-      n.id = id;
-      n.name = m.name;
-      if (auto s = st.spores.find(id); s != st.spores.end())
-        n.addresses = s->second.addresses;
-      if (!m.address.empty() &&
-          std::find(n.addresses.begin(), n.addresses.end(), m.address) ==
-              n.addresses.end())
-        n.addresses.push_back(m.address);
-      unreachable.erase(id);
-    } else if (m.state == membership::state::left) {
-      unreachable.erase(id);
-    } else {
-      auto& n = unreachable[id];
-      n.id = id;
-      if (n.name.empty())
-        n.name = m.name;
-      if (!m.address.empty() &&
-          std::find(n.addresses.begin(), n.addresses.end(), m.address) ==
-              n.addresses.end())
-        n.addresses.push_back(m.address);
-    }
+    using status = isolation::member_seen::status;
+    members.push_back({id, m.name, m.address,
+                       member_reachable(m.state)            ? status::reachable
+                       : m.state == membership::state::left ? status::left
+                                                            : status::failed});
   }
-  unreachable.erase(st.ctx->identity->node_id());
-  for (auto& [id, n] : unreachable)
-    v.unreachable.push_back(n);
-  if (st.heard_at != 0)
-    v.heard_ago_ms = std::max<int64_t>(0, st.ctx->wall_clock() - st.heard_at);
-  return v;
+  std::vector<isolation::known_node> spores;
+  for (auto& [id, n] : st.spores)
+    spores.push_back(n);
+  return isolation::make_view(
+      members, spores, st.ctx->identity->node_id(),
+      st.heard_at == 0
+          ? -1
+          : std::max<int64_t>(0, st.ctx->wall_clock() - st.heard_at));
 }
 
 /// Free disk and failing stores, as the components last reported them.

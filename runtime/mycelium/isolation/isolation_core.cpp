@@ -2,7 +2,9 @@
 
 #include "mycelium/json/json.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 
 namespace mycelium::isolation {
 
@@ -53,6 +55,53 @@ const char* to_string(event::type t) {
     return "override_revoked";
   }
   return "?";
+}
+
+view make_view(const std::vector<member_seen>& members,
+               const std::vector<known_node>& spores, const std::string& self,
+               int64_t heard_ago_ms) {
+  auto add_address = [](known_node& n, const std::string& a) {
+    if (!a.empty() && std::find(n.addresses.begin(), n.addresses.end(), a) ==
+                          n.addresses.end())
+      n.addresses.push_back(a);
+  };
+  std::map<std::string, known_node> unreachable;
+  for (auto& n : spores)
+    unreachable[n.id] = n;
+  view v;
+  for (auto& m : members) {
+    if (m.id == self)
+      continue;
+    switch (m.st) {
+    case member_seen::status::reachable: {
+      ++v.reachable;
+      auto& n = v.reachable_nodes.emplace_back();
+      n.id = m.id;
+      n.name = m.name;
+      if (auto s = unreachable.find(m.id); s != unreachable.end())
+        n.addresses = s->second.addresses;
+      add_address(n, m.address);
+      unreachable.erase(m.id);
+      break;
+    }
+    case member_seen::status::left:
+      unreachable.erase(m.id);
+      break;
+    case member_seen::status::failed: {
+      auto& n = unreachable[m.id];
+      n.id = m.id;
+      if (n.name.empty())
+        n.name = m.name;
+      add_address(n, m.address);
+      break;
+    }
+    }
+  }
+  unreachable.erase(self);
+  for (auto& [id, n] : unreachable)
+    v.unreachable.push_back(n);
+  v.heard_ago_ms = heard_ago_ms;
+  return v;
 }
 
 std::vector<std::string> isolation_core::shortfalls(const resources& r) const {

@@ -101,6 +101,32 @@ struct view {
   std::vector<known_node> reachable_nodes = {};
 };
 
+/// What membership last said of a member, as the controller needs it.
+struct member_seen {
+  enum class status : uint8_t {
+    /// Alive or suspect: reachable.
+    reachable,
+    /// Declared failed: known and not reachable.
+    failed,
+    /// Left gracefully: counts neither way.
+    left,
+  };
+  std::string id;
+  std::string name;
+  std::string address;
+  status st = status::reachable;
+};
+
+/// The view from membership's members and the spore tracker's known nodes
+/// (`spores`, which keep addresses of nodes offline for long): a member
+/// reachable now counts as reachable, one that left gracefully not at all,
+/// and every other known node (failed members, offline spores) as
+/// unreachable with every address known of it. `self` is never counted.
+/// `heard_ago_ms` is the transport's evidence (-1: not known).
+view make_view(const std::vector<member_seen>& members,
+               const std::vector<known_node>& spores, const std::string& self,
+               int64_t heard_ago_ms);
+
 /// What the node has to keep writes safe.
 struct resources {
   /// Free fraction of the data dir's file system (1 when unknown).

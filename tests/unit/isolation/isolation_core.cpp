@@ -278,3 +278,35 @@ TEST_CASE("the Global Database refuses writes while isolated, with the "
   CHECK_FALSE(db.put("k", "w", gdb::crdt_value::type::lww, 2));
   CHECK(db.get("k")->values == std::vector<std::string>{"v"});
 }
+
+TEST_CASE("the view: reachable members count, left ones not at all, failed "
+          "members and offline spores are unreachable with every address") {
+  using status = member_seen::status;
+  std::vector<member_seen> members{
+      {"self", "n0", "h:0", status::reachable},
+      {"a1", "n1", "h:1", status::reachable},
+      {"b1", "n2", "h:2b", status::failed},
+      {"c1", "n3", "h:3", status::left},
+  };
+  std::vector<known_node> spores{
+      {"a1", "n1", {"h:1old"}}, {"b1", "", {"h:2a"}},    {"c1", "n3", {"h:3"}},
+      {"d1", "n4", {"h:4"}},    {"self", "n0", {"h:0"}},
+  };
+  auto v = make_view(members, spores, "self", 250);
+  CHECK(v.reachable == 1);
+  REQUIRE(v.reachable_nodes.size() == 1);
+  CHECK(v.reachable_nodes[0].id == "a1");
+  CHECK(v.reachable_nodes[0].addresses ==
+        std::vector<std::string>{"h:1old", "h:1"});
+  REQUIRE(v.unreachable.size() == 2);
+  CHECK(v.unreachable[0].id == "b1");
+  CHECK(v.unreachable[0].name == "n2");
+  CHECK(v.unreachable[0].addresses == std::vector<std::string>{"h:2a", "h:2b"});
+  CHECK(v.unreachable[1].id == "d1");
+  CHECK(v.heard_ago_ms == 250);
+  // Only itself known: a network of one, never alone.
+  auto one = make_view({{"self", "n0", "h:0", status::reachable}},
+                       {{"self", "n0", {"h:0"}}}, "self", -1);
+  CHECK(one.reachable == 0);
+  CHECK(one.unreachable.empty());
+}
