@@ -38,12 +38,7 @@ SHARED = {"core", "json"}
 WRAPPERS = {"store", "crypto", "wire", "metrics"}
 ROOTS = {"config", "sim"}
 # (folder, folder it includes): why it is still allowed, and what ends it.
-KNOWN_LAYER_EXCEPTIONS = {
-    ("membership", "config"): "swim_core takes config::membership_config (issue 13: "
-                              "per-subsystem config)",
-    ("transport", "config"): "transport_core takes config::transport_config and "
-                             "endpoint (issue 13: per-subsystem config)",
-}
+KNOWN_LAYER_EXCEPTIONS = {}
 INCLUDE = re.compile(r'#\s*include\s*"mycelium/([a-z_]+)/')
 NLOHMANN = re.compile(r"#\s*include\s*[<\"]nlohmann/")
 

@@ -54,18 +54,6 @@ health_config health_config::local() {
   return cfg;
 }
 
-transport_config transport_config::local() {
-  transport_config cfg;
-  cfg.handshake_timeout_ms = 2000;
-  cfg.connect_timeout_ms = 1000;
-  cfg.reconnect_initial_ms = 100;
-  cfg.reconnect_max_ms = 2000;
-  cfg.tick_ms = 50;
-  cfg.keepalive_ms = 200;
-  cfg.dead_after_ms = 2000;
-  return cfg;
-}
-
 gdb_config gdb_config::local() {
   gdb_config cfg;
   cfg.anti_entropy_interval_ms = 1000;
@@ -153,44 +141,6 @@ spores_config spores_config::local() {
   cfg.sync_interval_ms = 500;
   cfg.return_decision_ms = 3000;
   return cfg;
-}
-
-membership_config membership_config::local() {
-  membership_config cfg;
-  cfg.probe_interval_ms = 200;
-  cfg.probe_timeout_ms = 100;
-  cfg.gossip_interval_ms = 50;
-  cfg.push_pull_interval_ms = 5000;
-  cfg.reconnect_interval_ms = 1000;
-  return cfg;
-}
-
-result<endpoint> parse_endpoint(const std::string& text) {
-  auto fail = [&] {
-    return error{"config", static_cast<uint8_t>(errc::bad_value),
-                 "expected \"host:port\" with a port from 1 to 65535, got \"" +
-                     text + "\""};
-  };
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-    return fail();
-  auto host = text.substr(0, colon);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']')
-      return fail();
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string::npos) {
-    return fail(); // unbracketed IPv6
-  }
-  auto digits = text.substr(colon + 1);
-  if (digits.size() > 5 ||
-      !std::all_of(digits.begin(), digits.end(),
-                   [](unsigned char c) { return std::isdigit(c); }))
-    return fail();
-  auto port = std::stoul(digits);
-  if (port == 0 || port > 65535)
-    return fail();
-  return endpoint{host, static_cast<uint16_t>(port)};
 }
 
 namespace {

@@ -13,9 +13,12 @@
 /// that the key files exist and hold a key.
 
 #include "mycelium/alerting/alert_core.hpp"
+#include "mycelium/core/endpoint.hpp"
 #include "mycelium/core/result.hpp"
 #include "mycelium/isolation/isolation_core.hpp"
+#include "mycelium/membership/config.hpp"
 #include "mycelium/services/service_core.hpp"
+#include "mycelium/transport/config.hpp"
 
 #include <cstdint>
 #include <string>
@@ -46,16 +49,12 @@ enum class errc : uint8_t {
 /// Stable name of `code`, e.g. "unknown_key".
 const char* to_string(errc code);
 
-/// A "host:port" address.
-struct endpoint {
-  std::string host;
-  uint16_t port = 0;
-
-  std::string to_string() const { return host + ":" + std::to_string(port); }
-};
-
-/// Parses "host:port" (port 1-65535; IPv6 hosts in brackets).
-result<endpoint> parse_endpoint(const std::string& text);
+/// Shared with the cores that use them (core/endpoint.hpp,
+/// <subsystem>/config.hpp): the names config code has always used.
+using mycelium::endpoint;
+using mycelium::parse_endpoint;
+using transport_config = transport::transport_config;
+using membership_config = membership::membership_config;
 
 /// Logging: where and how much.
 struct log_config {
@@ -110,87 +109,6 @@ struct store_config {
 
   static store_config defaults() { return {}; }
   static store_config local() { return {}; }
-};
-
-/// Transport knobs: TLS connections between nodes and from the console.
-struct transport_config {
-  /// Largest frame accepted or sent; a larger length prefix closes the
-  /// connection before the body is buffered.
-  int64_t max_frame_bytes = 8 << 20;
-  /// TLS handshake plus Hello exchange must finish within this time.
-  int64_t handshake_timeout_ms = 5000;
-  /// Inbound connections still in their handshake at once; more are
-  /// closed on arrival (`too_many_handshakes`), so a flood of idle
-  /// connections cannot take every file descriptor of the node.
-  int64_t max_pending_handshakes = 256;
-  /// An outbound connect attempt gives up after this long.
-  int64_t connect_timeout_ms = 3000;
-  /// Reconnect backoff: first retry after this delay ...
-  int64_t reconnect_initial_ms = 500;
-  /// ... doubling up to this cap ...
-  int64_t reconnect_max_ms = 30000;
-  /// ... times a random factor in [1 - j, 1 + j].
-  double reconnect_jitter = 0.2;
-  /// Per-peer outbound queue bound (frames waiting for a connection or for
-  /// the socket to drain). When full, new frames are dropped and counted.
-  int64_t max_queue_frames = 4096;
-  int64_t max_queue_bytes = 16 << 20;
-  /// Stop handing frames to a socket whose unsent bytes exceed this.
-  int64_t write_high_water_bytes = 512 << 10;
-  /// Protocol versions this node speaks (a range, highest common wins).
-  int64_t protocol_min = 1;
-  int64_t protocol_max = 1;
-  /// Housekeeping period (timeouts, reconnects, delayed frames).
-  int64_t tick_ms = 100;
-  /// An established connection that sent nothing this long sends a
-  /// keepalive, so a live peer is heard at least this often ...
-  int64_t keepalive_ms = 1000;
-  /// ... and one that carried no bytes this long is closed and redialled
-  /// (a silent cut is noticed without waiting for TCP's retransmissions;
-  /// also the sockets' TCP_USER_TIMEOUT).
-  int64_t dead_after_ms = 5000;
-
-  static transport_config defaults() { return {}; }
-  static transport_config local();
-};
-
-/// Membership (SWIM with Lifeguard) knobs. Timing scales with these; the
-/// suspicion timeout also grows with log10 of the cluster size.
-struct membership_config {
-  /// One probe of one member per period (times the local health score + 1).
-  int64_t probe_interval_ms = 500;
-  /// Wait this long for a direct ack before asking others to probe.
-  int64_t probe_timeout_ms = 200;
-  /// Members asked to probe indirectly.
-  int64_t indirect_checks = 3;
-  /// Minimum suspicion timeout = alpha * log10(N) * probe interval ...
-  double suspicion_alpha = 3;
-  /// ... and the maximum is beta times the minimum; confirmations from
-  /// independent members shrink it from max toward min (Lifeguard).
-  double suspicion_beta = 4;
-  /// Confirmations that bring the timeout down to its minimum.
-  int64_t suspicion_confirmations = 2;
-  /// An update is piggybacked retransmit_mult * ceil(log10(N + 1)) times.
-  int64_t retransmit_mult = 4;
-  /// Gossip of pending updates to a few members, besides piggybacking.
-  int64_t gossip_interval_ms = 200;
-  int64_t gossip_nodes = 3;
-  /// Full state exchange with one random member.
-  int64_t push_pull_interval_ms = 30000;
-  /// Full state exchange with one random *failed* member: a member that
-  /// was only cut off (partition) learns it was declared failed, refutes,
-  /// and both sides merge (Serf's reconnect).
-  int64_t reconnect_interval_ms = 5000;
-  /// Local health awareness: probe interval and timeout are multiplied by
-  /// (score + 1), score in [0, awareness_max] (Lifeguard); 0 disables it.
-  int64_t awareness_max = 8;
-  /// Updates carried by one message.
-  int64_t max_piggyback = 16;
-  /// Failed and left members are remembered this long (for spores).
-  int64_t retain_failed_ms = 86400000;
-
-  static membership_config defaults() { return {}; }
-  static membership_config local();
 };
 
 /// The spore tracker (memory of every node met; see spores/tracker_core).

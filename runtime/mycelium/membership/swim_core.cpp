@@ -76,7 +76,7 @@ struct swim_core::relay {
   time_point deadline{};
 };
 
-swim_core::swim_core(config::membership_config cfg, update self, uint64_t seed,
+swim_core::swim_core(membership_config cfg, update self, uint64_t seed,
                      bool lifeguard)
     : cfg_(cfg), self_(std::move(self)), rng_(seed), lifeguard_(lifeguard) {
   self_.st = state::alive;

@@ -30,9 +30,9 @@
 /// Precedence of updates about one member: higher incarnation wins; at equal
 /// incarnation left > failed > suspect > alive.
 
-#include "mycelium/config/node_config.hpp"
 #include "mycelium/core/prng.hpp"
 #include "mycelium/core/time.hpp"
+#include "mycelium/membership/config.hpp"
 
 #include <cstdint>
 #include <map>
@@ -135,7 +135,7 @@ public:
   /// `incarnation` is the persisted one (0 on first start); `lifeguard`
   /// false disables local health awareness and suspicion shrinking, for
   /// comparison in the simulator.
-  swim_core(config::membership_config cfg, update self, uint64_t seed,
+  swim_core(membership_config cfg, update self, uint64_t seed,
             bool lifeguard = true);
   swim_core(swim_core&&) noexcept;
   swim_core& operator=(swim_core&&) noexcept;
@@ -202,7 +202,7 @@ private:
   void adjust_score(int64_t delta);
   size_t alive_count() const;
 
-  config::membership_config cfg_;
+  membership_config cfg_;
   update self_;
   prng rng_;
   bool lifeguard_;

@@ -1,7 +1,7 @@
 #include "mycelium/transport/transport_core.hpp"
 
-#include "mycelium/json/json.hpp"
 #include "mycelium/crypto/errc.hpp"
+#include "mycelium/json/json.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -167,7 +167,7 @@ struct transport_core::connection {
 };
 
 struct transport_core::target {
-  config::endpoint ep;
+  endpoint ep;
   int attempts = 0;
   time_point next_try{};
   bool connecting = false;
@@ -234,7 +234,7 @@ effects transport_core::start(time_point now) {
   return on_tick(now);
 }
 
-void transport_core::add_target(const config::endpoint& ep, time_point now) {
+void transport_core::add_target(const endpoint& ep, time_point now) {
   auto key = ep.to_string();
   if (key == settings_.listen)
     return;
@@ -291,7 +291,7 @@ effects transport_core::on_accept(uint64_t conn, const std::string& address,
   return fx;
 }
 
-effects transport_core::on_connected(uint64_t conn, const config::endpoint& to,
+effects transport_core::on_connected(uint64_t conn, const endpoint& to,
                                      time_point now) {
   effects fx;
   auto c = std::make_unique<connection>(
@@ -320,7 +320,7 @@ effects transport_core::on_connected(uint64_t conn, const config::endpoint& to,
   return fx;
 }
 
-effects transport_core::on_connect_failed(const config::endpoint& to,
+effects transport_core::on_connect_failed(const endpoint& to,
                                           const std::string& why,
                                           time_point now) {
   effects fx;
@@ -700,7 +700,7 @@ void transport_core::on_hello(connection& c, const wire::envelope& env,
   } else if (!h->listen.empty() && h->listen != settings_.listen &&
              targets_.count(h->listen) == 0) {
     // A peer that dialed us: remember how to reach it if it drops.
-    if (auto ep = config::parse_endpoint(h->listen)) {
+    if (auto ep = parse_endpoint(h->listen)) {
       auto t = std::make_unique<target>();
       t->ep = *ep;
       t->node_id = h->node_id;

@@ -46,11 +46,12 @@
 /// delay or duplicate outgoing frames, or partition traffic in one direction
 /// or both. Handshake frames are never affected.
 
-#include "mycelium/config/node_config.hpp"
+#include "mycelium/core/endpoint.hpp"
 #include "mycelium/core/prng.hpp"
 #include "mycelium/core/time.hpp"
 #include "mycelium/crypto/identity.hpp"
 #include "mycelium/crypto/tls_channel.hpp"
+#include "mycelium/transport/config.hpp"
 #include "mycelium/wire/frame.hpp"
 #include "mycelium/wire/hello.hpp"
 
@@ -124,7 +125,7 @@ const char* to_string(reason r);
 
 /// Everything the core needs to know about this node.
 struct settings {
-  config::transport_config cfg;
+  transport_config cfg;
   std::string network_id;
   std::string name;
   /// Our listen address as peers should dial it.
@@ -135,7 +136,7 @@ struct settings {
   std::string admin_key;
   std::string software_version;
   std::vector<std::string> capabilities;
-  std::vector<config::endpoint> seeds;
+  std::vector<endpoint> seeds;
   bool allow_fault_injection = false;
   /// NOT SECURE: connections without TLS, for the plain-TCP baseline of
   /// `mycelium-bench transport` only (no config key reaches this).
@@ -216,7 +217,7 @@ struct write_op {
 struct effects {
   std::vector<write_op> writes;
   std::vector<uint64_t> closes;
-  std::vector<config::endpoint> connects;
+  std::vector<endpoint> connects;
   std::vector<delivery> deliveries;
   std::vector<event> events;
 };
@@ -261,18 +262,17 @@ public:
 
   /// Remembers `ep` as a peer to keep connected (learned from membership);
   /// a known one that waits for its next attempt is dialled now.
-  void add_target(const config::endpoint& ep, time_point now);
+  void add_target(const endpoint& ep, time_point now);
 
   /// A peer connected to us.
   effects on_accept(uint64_t conn, const std::string& address, time_point now);
 
   /// Our outbound connection to `target` succeeded.
-  effects on_connected(uint64_t conn, const config::endpoint& target,
-                       time_point now);
+  effects on_connected(uint64_t conn, const endpoint& target, time_point now);
 
   /// Our outbound connection to `target` failed.
-  effects on_connect_failed(const config::endpoint& target,
-                            const std::string& why, time_point now);
+  effects on_connect_failed(const endpoint& target, const std::string& why,
+                            time_point now);
 
   /// Bytes arrived on `conn`.
   effects on_bytes(uint64_t conn, const char* data, size_t size,

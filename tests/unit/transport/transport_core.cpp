@@ -20,7 +20,7 @@ const std::string admin_key(32, 'A');
 settings make_settings(const std::string& name,
                        std::vector<std::string> keys = {key_1}) {
   settings s;
-  s.cfg = config::transport_config::local();
+  s.cfg = transport_config::local();
   s.network_id = "net";
   s.name = name;
   s.listen = "127.0.0.1:" + std::to_string(7000 + name.back());
@@ -38,7 +38,7 @@ struct network {
     std::unique_ptr<transport_core> core;
     std::vector<delivery> got;
     std::vector<event> events;
-    std::vector<config::endpoint> connects;
+    std::vector<endpoint> connects;
   };
 
   std::vector<std::unique_ptr<node>> nodes;
@@ -111,7 +111,7 @@ struct network {
     links[{from, a}] = {to, b};
     links[{to, b}] = {from, a};
     apply(to, core(to).on_accept(b, "peer-of-" + std::to_string(to), now));
-    config::endpoint ep{"127.0.0.1", static_cast<uint16_t>(9000 + to)};
+    endpoint ep{"127.0.0.1", static_cast<uint16_t>(9000 + to)};
     apply(from, core(from).on_connected(a, ep, now));
     run();
     return {a, b};
@@ -512,7 +512,7 @@ TEST_CASE("a frame for a peer in reconnect backoff dials it now") {
     net.tick(from_ms(s.cfg.tick_ms));
   REQUIRE(net.core(a).peers().empty());
   // Redials fail for a while: the backoff grows far beyond a second.
-  config::endpoint ep{"127.0.0.1", static_cast<uint16_t>(9000 + b)};
+  endpoint ep{"127.0.0.1", static_cast<uint16_t>(9000 + b)};
   for (int i = 0; i < 12; ++i) {
     net.tick(60s);
     if (!net.nodes[a]->connects.empty()) {
