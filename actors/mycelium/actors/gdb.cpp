@@ -67,52 +67,25 @@ caf::error refused(self_ptr self, const error& e) {
                     std::string{e.message()});
 }
 
-/// Puts the entries `keys` back as the store has them (absent if it has
-/// none): the in-memory state of a change that could not be saved.
-/// False when the store cannot even be read.
-bool roll_back(self_ptr self, const std::set<std::string>& keys) {
-  auto& entries = self->state.core->db().map().entries;
-  for (auto& k : keys) {
-    auto row = self->state.store->load("gdb", k);
-    if (!row)
-      return false;
-    entries.erase(k);
-    if (!row->has_value())
-      continue;
-    auto entry = gdb::decode_entry((*row)->value);
-    if (!entry)
-      return false;
-    self->state.core->db().apply(entry->first, entry->second);
-  }
-  return true;
-}
-
-/// Performs the core's effects: persists the changed entries (one
-/// transaction), then sends. When the store refuses the write (full disk),
-/// the changed entries are rolled back to what is stored, nothing goes out,
-/// and the returned error names the cause: a local write is refused with
-/// it, a merge from a peer comes again with anti-entropy. The actor keeps
-/// serving (a restart would fail the same way).
+/// Performs the core's effects: persists the rows of the changed entries
+/// (one transaction), then sends (the commit). When the store refuses them
+/// (full disk) the core aborts the step (its keys get back what they held,
+/// which is what is stored), nothing goes out, and the returned error names
+/// the cause: a local write is refused with it, a merge from a peer comes
+/// again with anti-entropy. The actor keeps serving (a restart would fail
+/// the same way).
 caf::error perform(self_ptr self, const gdb::replica_effects& fx) {
   auto& st = self->state;
-  if (!fx.persist.empty()) {
-    auto& entries = st.core->db().map().entries;
-    std::vector<std::pair<std::string, std::string>> puts;
-    for (auto& k : fx.persist)
-      if (auto i = entries.find(k); i != entries.end())
-        puts.emplace_back(k, gdb::encode_entry(k, i->second));
-    auto saved = st.store->save_many("gdb", puts);
+  if (!fx.rows.empty()) {
+    auto saved = st.store->save_many("gdb", fx.rows);
     if (!st.failures.record(*st.ctx, "gdb entries",
                             saved ? "" : saved.err().to_string())) {
-      if (!roll_back(self, fx.persist))
-        throw std::runtime_error("cannot persist gdb entries (" +
-                                 saved.err().to_string() +
-                                 ") nor reload them from the store");
+      st.core->abort(fx);
       return make_error(errc::store_failed, "not applied, cannot persist: " +
                                                 saved.err().to_string());
     }
-    st.persisted->inc(fx.persist.size());
-    st.entries->set(static_cast<double>(entries.size()));
+    st.persisted->inc(fx.rows.size());
+    st.entries->set(static_cast<double>(st.core->db().map().entries.size()));
   }
   auto transport = registered(self->home_system(), "transport");
   if (!transport)

@@ -81,3 +81,61 @@ TEST_CASE("a write after seeing a later-stamped value still wins") {
   REQUIRE(a.put("k", "from-a", crdt_value::type::lww, 5000));
   CHECK(a.db().get("k")->values.front() == "from-a");
 }
+
+TEST_CASE("a step is two-phase: rows to store, and an abort puts every "
+          "changed key back as it was") {
+  replica_core a{"a", {}, 1};
+  auto first = a.put("k", "v1", crdt_value::type::lww, 1000);
+  REQUIRE(first);
+  // The rows are the stored form of the changed entries.
+  REQUIRE(first->rows.size() == 1);
+  CHECK(first->rows[0].first == "k");
+  auto stored = decode_entry(first->rows[0].second);
+  REQUIRE(stored);
+  CHECK(stored->second == a.db().map().entries.at("k"));
+  CHECK_FALSE(first->undo.at("k").has_value()); // new key
+  // A second write that cannot be persisted: aborted, the first stays.
+  auto second = a.put("k", "v2", crdt_value::type::lww, 2000);
+  REQUIRE(second);
+  CHECK(a.db().get("k")->values.front() == "v2");
+  a.abort(*second);
+  CHECK(a.db().get("k")->values.front() == "v1");
+  CHECK(a.db().map().entries.at("k") == stored->second);
+  // A new key aborted is gone again; a delete aborted is undone.
+  auto fresh = a.put("n", "x", crdt_value::type::lww, 3000);
+  REQUIRE(fresh);
+  a.abort(*fresh);
+  CHECK(a.db().map().entries.count("n") == 0);
+  auto gone = a.del("k");
+  REQUIRE(gone);
+  CHECK_FALSE(a.db().get("k"));
+  a.abort(*gone);
+  CHECK(a.db().get("k")->values.front() == "v1");
+  // A later write uses a new dot: the causal context kept its advance.
+  auto third = a.put("k", "v3", crdt_value::type::lww, 4000);
+  REQUIRE(third);
+  CHECK(a.db().get("k")->values.front() == "v3");
+}
+
+TEST_CASE("merged entries from a peer are aborted as a whole when they "
+          "cannot be persisted") {
+  replica_core a{"a", {}, 1};
+  replica_core b{"b", {}, 2};
+  REQUIRE(a.put("shared", "from-a", crdt_value::type::lww, 1000));
+  auto fx = b.put("shared", "from-b", crdt_value::type::lww, 5000);
+  REQUIRE(fx);
+  REQUIRE(b.put("only-b", "1", crdt_value::type::lww, 5000));
+  b.peer_up("a", "node-a");
+  // b's full state, as anti-entropy would send it.
+  sync_message all;
+  all.kind = sync_message::type::entries_final;
+  for (auto& [k, e] : b.db().map().entries)
+    all.entries.emplace_back(k, e);
+  auto before = a.db().map().entries;
+  auto merged = a.on_message("b", all, 6000);
+  CHECK(merged.persist == std::set<std::string>{"only-b", "shared"});
+  CHECK(merged.rows.size() == 2);
+  CHECK(a.db().get("shared")->values.front() == "from-b");
+  a.abort(merged);
+  CHECK(a.db().map().entries == before);
+}
