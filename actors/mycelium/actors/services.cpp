@@ -3,6 +3,7 @@
 #include "mycelium/actors/messages.hpp"
 #include "mycelium/actors/worker_child.hpp"
 #include "mycelium/json/json.hpp"
+#include "mycelium/services/instance_queue.hpp"
 #include "mycelium/services/service_core.hpp"
 #include "mycelium/system/log.hpp"
 
@@ -57,28 +58,12 @@ caf::behavior shipped_strategy(caf::event_based_actor*, std::string name,
 /// merge of a split's loser. Jobs of an instance run one at a time, each
 /// persisted before it is answered, so a failed write rolls back nothing
 /// but itself.
-struct job {
-  std::vector<std::string> op;
-  caf::typed_response_promise<std::string> rp;
-  /// For a merge: the loser and the merged state.
-  std::optional<instance> loser;
-  std::string merged_state;
-  /// For a freeze (true) or unfreeze (false).
-  std::optional<bool> freeze;
-  /// For a merge: the winner's operations when the strategy got its state
-  /// (an operation since makes the merged state stale: merged again).
-  uint64_t merged_at_ops = 0;
+using services::job;
 
-  /// An operation from the console (it has a caller to answer).
-  bool is_call() const { return !loser && !freeze; }
-};
-
+/// A local instance: its record as persisted and its jobs (the rules are
+/// the core's `instance_queue`).
 struct hosted {
-  /// The instance as persisted.
-  instance rec;
-  std::string kind;
-  std::deque<job> jobs;
-  bool writing = false;
+  services::instance_queue q;
 };
 
 struct services_state {
@@ -88,6 +73,9 @@ struct services_state {
   caf::actor membership;
   /// Member id -> last state membership reported.
   std::map<std::string, membership::state> members;
+  /// Callers of queued calls, by the ticket their job carries.
+  std::map<uint64_t, caf::typed_response_promise<std::string>> callers;
+  uint64_t next_ticket = 0;
   /// Local instances by id.
   std::map<std::string, hosted> running;
   /// Local instances terminated (never resumed from a stale record).
@@ -182,7 +170,7 @@ std::vector<instance> current_records(self_ptr self) {
     if (st.running.count(r.id) == 0 && st.terminated.count(r.id) == 0)
       out.push_back(r);
   for (auto& [id, h] : st.running)
-    out.push_back(h.rec);
+    out.push_back(h.q.record());
   return out;
 }
 
@@ -192,112 +180,123 @@ void export_count(self_ptr self) {
 
 void run_jobs(self_ptr self, const std::string& id);
 
-/// Persists `next` as the instance's record, then finishes the job.
-void write(self_ptr self, const std::string& id, instance next, job j,
-           std::string answer) {
-  auto& h = self->state.running.at(id);
-  h.writing = true;
-  put_record(
-      self, next,
-      [=]() mutable {
-        auto& st = self->state;
-        auto it = st.running.find(id);
-        if (it == st.running.end()) {
-          if (j.is_call())
-            j.rp.deliver(make_error(errc::refused, "the instance was "
-                                                   "terminated meanwhile"));
-          return;
-        }
-        it->second.rec = next;
-        it->second.writing = false;
-        if (j.freeze) {
-          st.freezing.erase(id);
-          log::info("services", next.service + ": instance " + id +
-                                    (next.frozen ? " frozen: its final state "
-                                                   "goes to the split's merge"
-                                                 : " takes operations again"));
-        } else if (j.loser) {
-          st.merging.erase(j.loser->id);
-          splits_counter(*st.ctx, next.service, "merged").inc();
-          log::warning("services",
-                       next.service + ": split resolved: " + j.loser->id +
-                           " on " + j.loser->host_name + " merged into " + id);
-        } else {
-          ops_counter(*st.ctx, next.service).inc();
-          j.rp.deliver(json{
-              {"service", next.service},
-              {"instance", id},
-              {"host", st.ctx->cfg.name},
-              {"answer", answer},
-              {"ops",
-               next.ops}}.dump());
-        }
-        run_jobs(self, id);
-      },
-      [=](const std::string& err) mutable {
-        auto& st = self->state;
-        if (j.freeze)
-          st.freezing.erase(id);
-        else if (j.loser)
-          st.merging.erase(j.loser->id);
-        else
-          j.rp.deliver(make_error(errc::refused, "not applied: " + err));
-        auto it = st.running.find(id);
-        if (it != st.running.end()) {
-          it->second.writing = false;
-          run_jobs(self, id);
-        }
-      });
+/// Answers (or refuses) the caller of a call job.
+void answer_caller(self_ptr self, const job& j, caf::error err,
+                   const std::string& doc) {
+  auto& callers = self->state.callers;
+  auto c = callers.find(j.ticket);
+  if (c == callers.end())
+    return;
+  if (err)
+    c->second.deliver(std::move(err));
+  else
+    c->second.deliver(doc);
+  callers.erase(c);
 }
 
+std::string call_answer(self_ptr self, const instance& rec,
+                        const std::string& answer) {
+  return json{{"service", rec.service},
+              {"instance", rec.id},
+              {"host", self->state.ctx->cfg.name},
+              {"answer", answer},
+              {"ops", rec.ops}}
+      .dump();
+}
+
+/// The job of a write is done (stored): log, count, answer.
+void finished(self_ptr self, const instance& next, const job& j,
+              const std::string& answer) {
+  auto& st = self->state;
+  switch (j.what) {
+  case job::type::freeze:
+  case job::type::unfreeze:
+    st.freezing.erase(next.id);
+    log::info("services", next.service + ": instance " + next.id +
+                              (next.frozen ? " frozen: its final state "
+                                             "goes to the split's merge"
+                                           : " takes operations again"));
+    break;
+  case job::type::merge:
+    st.merging.erase(j.loser->id);
+    splits_counter(*st.ctx, next.service, "merged").inc();
+    log::warning("services", next.service + ": split resolved: " + j.loser->id +
+                                 " on " + j.loser->host_name + " merged into " +
+                                 next.id);
+    break;
+  case job::type::call:
+    ops_counter(*st.ctx, next.service).inc();
+    answer_caller(self, j, {}, call_answer(self, next, answer));
+    break;
+  }
+}
+
+/// The job of instance `id` whose write is not done (refused by the store,
+/// or the instance went meanwhile).
+void not_done(self_ptr self, const std::string& id, const job& j,
+              const std::string& why) {
+  auto& st = self->state;
+  switch (j.what) {
+  case job::type::merge:
+    st.merging.erase(j.loser->id);
+    break;
+  case job::type::call:
+    answer_caller(self, j, make_error(errc::refused, why), "");
+    break;
+  case job::type::freeze:
+  case job::type::unfreeze:
+    st.freezing.erase(id);
+    break;
+  }
+}
+
+/// Performs the instance's steps until it waits for a write or has none.
 void run_jobs(self_ptr self, const std::string& id) {
-  auto it = self->state.running.find(id);
-  while (it != self->state.running.end() && !it->second.writing &&
-         !it->second.jobs.empty()) {
-    auto& h = it->second;
-    auto j = std::move(h.jobs.front());
-    h.jobs.pop_front();
-    auto now = self->state.ctx->wall_clock();
-    if (j.freeze) {
-      auto next = h.rec;
-      next.frozen = *j.freeze;
-      write(self, id, std::move(next), std::move(j), "");
+  for (;;) {
+    auto it = self->state.running.find(id);
+    if (it == self->state.running.end())
       return;
-    }
-    if (!j.loser && h.rec.frozen) {
-      j.rp.deliver(make_error(
-          errc::refused, h.rec.service + ": this instance is frozen while the "
-                                         "split it is part of is merged; try "
-                                         "again in a moment"));
-      continue;
-    }
-    if (j.loser && h.rec.ops != j.merged_at_ops) {
-      self->state.merging.erase(j.loser->id);
-      continue;
-    }
-    if (j.loser) {
-      auto base = services::common_ancestor(h.kind, h.rec, *j.loser);
-      auto next = services::absorb(h.rec, *j.loser, j.merged_state, base, now);
-      write(self, id, std::move(next), std::move(j), "");
+    auto s = it->second.q.next(self->state.ctx->wall_clock());
+    switch (s.what) {
+    case services::step::type::idle:
       return;
-    }
-    auto r = services::apply(h.kind, h.rec.state, j.op);
-    if (!r) {
-      j.rp.deliver(make_error(errc::bad_request, r.err().message()));
+    case services::step::type::answer:
+      answer_caller(self, s.j, {},
+                    call_answer(self, it->second.q.record(), s.answer));
       continue;
-    }
-    if (!r->changed) {
-      j.rp.deliver(json{
-          {"service", h.rec.service},
-          {"instance", id},
-          {"host", self->state.ctx->cfg.name},
-          {"answer", r->answer},
-          {"ops",
-           h.rec.ops}}.dump());
+    case services::step::type::refuse:
+      answer_caller(
+          self, s.j,
+          make_error(s.bad_request ? errc::bad_request : errc::refused,
+                     s.error),
+          "");
       continue;
+    case services::step::type::drop:
+      self->state.merging.erase(s.j.loser->id);
+      continue;
+    case services::step::type::write:
+      break;
     }
-    write(self, id, services::after_operation(h.rec, *r, now), std::move(j),
-          r->answer);
+    put_record(
+        self, s.next,
+        [=]() {
+          auto it = self->state.running.find(id);
+          if (it == self->state.running.end()) {
+            not_done(self, id, s.j, "the instance was terminated meanwhile");
+            return;
+          }
+          it->second.q.persisted(s.next);
+          finished(self, s.next, s.j, s.answer);
+          run_jobs(self, id);
+        },
+        [=](const std::string& err) {
+          not_done(self, id, s.j, "not applied: " + err);
+          auto it = self->state.running.find(id);
+          if (it != self->state.running.end()) {
+            it->second.q.failed();
+            run_jobs(self, id);
+          }
+        });
     return;
   }
 }
@@ -320,7 +319,7 @@ void start(self_ptr self, const services::effects::start& s) {
         auto& st = self->state;
         st.starting.erase(i.service);
         st.warned.erase("start/" + i.service);
-        st.running[i.id] = hosted{i, kind, {}, false};
+        st.running.emplace(i.id, hosted{services::instance_queue{i, kind}});
         export_count(self);
         log::info("services",
                   i.service + ": started instance " + i.id +
@@ -342,10 +341,11 @@ void terminate(self_ptr self, const services::effects::terminate& t) {
   auto it = st.running.find(t.id);
   if (it == st.running.end())
     return;
-  auto key = services::record_key(it->second.rec);
-  for (auto& j : it->second.jobs)
-    if (j.is_call())
-      j.rp.deliver(make_error(errc::refused, "terminated: " + t.reason));
+  auto key = services::record_key(it->second.q.record());
+  for (auto& j : it->second.q.drain())
+    if (j.what == job::type::call)
+      answer_caller(self, j,
+                    make_error(errc::refused, "terminated: " + t.reason), "");
   st.running.erase(it);
   st.terminated.insert(t.id);
   export_count(self);
@@ -374,9 +374,10 @@ void merge(self_ptr self, const services::effects::merge& m) {
   st.merging.insert(m.loser.id);
   auto winner = m.winner;
   auto loser = m.loser;
-  auto at_ops = st.running.at(m.winner).rec.ops;
+  auto at_ops = st.running.at(m.winner).q.record().ops;
   self->request(strategy, std::chrono::seconds(10), merge_atom::value,
-                m.service, encode(st.running.at(m.winner).rec), encode(m.loser))
+                m.service, encode(st.running.at(m.winner).q.record()),
+                encode(m.loser))
       .then(
           [=](std::string& merged) {
             auto& st = self->state;
@@ -391,10 +392,11 @@ void merge(self_ptr self, const services::effects::merge& m) {
               return;
             }
             job j;
+            j.what = job::type::merge;
             j.loser = loser;
             j.merged_state = doc.dump();
             j.merged_at_ops = at_ops;
-            it->second.jobs.push_back(std::move(j));
+            it->second.q.push(std::move(j));
             run_jobs(self, winner);
           },
           [=](caf::error& err) {
@@ -424,8 +426,8 @@ void decide(self_ptr self) {
     if (it == st.running.end() || !st.freezing.insert(f.id).second)
       continue;
     job j;
-    j.freeze = f.on;
-    it->second.jobs.push_back(std::move(j));
+    j.what = f.on ? job::type::freeze : job::type::unfreeze;
+    it->second.q.push(std::move(j));
     run_jobs(self, f.id);
   }
   for (auto& s : fx.starts)
@@ -446,7 +448,7 @@ void take_records(self_ptr self, std::vector<instance> recs) {
     if (r.host != me || spec == nullptr || st.running.count(r.id) != 0 ||
         st.terminated.count(r.id) != 0)
       continue;
-    st.running[r.id] = hosted{r, spec->kind, {}, false};
+    st.running.emplace(r.id, hosted{services::instance_queue{r, spec->kind}});
     log::info("services", r.service + ": resumed instance " + r.id +
                               " from its record (" + std::to_string(r.ops) +
                               " ops)");
@@ -540,13 +542,14 @@ caf::result<std::string> command(self_ptr self, const std::string& args_json) {
     return make_error(errc::not_found,
                       "no service '" + a[1] + "' is configured on this node");
   for (auto& [id, h] : st.running) {
-    if (h.rec.service != a[1])
+    if (h.q.record().service != a[1])
       continue;
     auto rp = self->make_response_promise<std::string>();
     job j;
+    j.ticket = ++st.next_ticket;
     j.op.assign(a.begin() + 2, a.end());
-    j.rp = rp;
-    h.jobs.push_back(std::move(j));
+    st.callers.emplace(j.ticket, rp);
+    h.q.push(std::move(j));
     run_jobs(self, id);
     return rp;
   }
