@@ -7,8 +7,10 @@
 
 #include "mycelium/actors/gdb.hpp"
 #include "mycelium/actors/isolation.hpp"
+#include "mycelium/actors/membership.hpp"
 #include "mycelium/crypto/identity.hpp"
 #include "mycelium/json/json.hpp"
+#include "mycelium/store/state_store.hpp"
 
 using namespace mycelium;
 using namespace mycelium::actors;
@@ -142,4 +144,58 @@ TEST_CASE_FIXTURE(shell_fixture,
   iso = registered(*sys, "isolation");
   CHECK(status()["mode"] == "isolated");
   caf::anon_send_exit(spores, caf::exit_reason::kill);
+}
+
+TEST_CASE_FIXTURE(shell_fixture,
+                  "membership: a peer the transport connected joins, "
+                  "subscribers get the typed event and late ones the table, "
+                  "and a restart starts from the stored incarnation") {
+  ctx->cfg.listen = {"127.0.0.1", 7001};
+  // An incarnation stored by an earlier run (a refutation persists it).
+  {
+    auto states = *store::state_store::open(db);
+    REQUIRE(states.save("membership", "incarnation", "4"));
+  }
+  auto node = spawn(options(strategy::one_for_one, {membership_child(ctx)}));
+  auto members = [&] {
+    return json::parse(
+        ask<std::string>(registered(*sys, "membership"), members_atom::value));
+  };
+  CHECK(members()["members"].empty());
+  CHECK(members()["self"]["incarnation"] == 4);
+  (*self)->send(registered(*sys, "membership"), subscribe_atom::value);
+  sched->run();
+  // The transport reports a peer past its handshake.
+  (*self)->send(registered(*sys, "membership"), contact_atom::value,
+                std::string{"b1b1b1b1"}, std::string{"127.0.0.1:7002"},
+                std::string{"n2"});
+  sched->run();
+  std::optional<membership::event> got;
+  (*self)->receive([&](member_atom, const membership::event& ev) { got = ev; },
+                   caf::after(std::chrono::seconds(0)) >> [] {});
+  REQUIRE(got);
+  CHECK(got->member.id == "b1b1b1b1");
+  CHECK(got->member.name == "n2");
+  CHECK(got->member.st == membership::state::alive);
+  auto doc = members();
+  REQUIRE(doc["members"].size() == 1);
+  CHECK(doc["members"][0]["name"] == "n2");
+  // A late subscriber is told the table.
+  caf::scoped_actor late{*sys};
+  late->send(registered(*sys, "membership"), subscribe_atom::value);
+  sched->run();
+  std::optional<membership::event> told;
+  late->receive([&](member_atom, const membership::event& ev) { told = ev; },
+                caf::after(std::chrono::seconds(0)) >> [] {});
+  REQUIRE(told);
+  CHECK(told->member.name == "n2");
+  CHECK(told->what == membership::event::type::joined);
+  // A crash: the new incarnation reads its incarnation from the store and
+  // starts with an empty table (the transport's peers are asked again).
+  auto before = registered(*sys, "membership");
+  crash(node, "membership");
+  settle();
+  CHECK(registered(*sys, "membership") != before);
+  CHECK(members()["members"].empty());
+  CHECK(members()["self"]["incarnation"] == 4);
 }
