@@ -93,10 +93,7 @@ TEST_CASE_FIXTURE(shell_fixture,
   // The spore tracker's answer: it remembers every node met (n2 here), so
   // a restarted controller knows whom it knows before membership tells.
   auto spores = sys->spawn([]() -> caf::behavior {
-    return {[](spores_atom) {
-      return std::string{
-          R"({"nodes": [{"id": "b1", "name": "n2", "addresses": ["h:2"]}]})"};
-    }};
+    return {[](known_atom) { return known_nodes{{{"b1", "n2", {"h:2"}}}}; }};
   });
   register_as(*sys, "spores", spores);
   auto node = spawn(options(strategy::one_for_one, {isolation_child(ctx)}));

@@ -135,11 +135,9 @@ std::string render_stats(self_ptr self) {
       .dump();
 }
 
-/// A local put, persisted before it returns; the error is the refusal.
-caf::error write_put(self_ptr self, const std::string& key,
-                     const std::string& value, gdb::crdt_value::type kind) {
-  auto& st = self->state;
-  auto fx = st.core->put(key, value, kind, st.ctx->wall_clock());
+/// Performs a local write the core prepared (or refused), persisted before
+/// it returns; the error is the refusal, counted by cause.
+caf::error write(self_ptr self, const result<gdb::replica_effects>& fx) {
   if (!fx)
     return refused(self, fx.err());
   // Persisted before the caller hears "ok".
@@ -147,24 +145,19 @@ caf::error write_put(self_ptr self, const std::string& key,
     count_write(self, "store_failed");
     return err;
   }
-  ++st.writes;
+  ++self->state.writes;
   count_write(self, "ok");
   return {};
 }
 
-/// A local delete, persisted before it returns.
-caf::error write_del(self_ptr self, const std::string& key) {
+caf::error write_put(self_ptr self, const std::string& key,
+                     const std::string& value, gdb::crdt_value::type kind) {
   auto& st = self->state;
-  auto fx = st.core->del(key);
-  if (!fx)
-    return refused(self, fx.err());
-  if (auto err = perform(self, *fx)) {
-    count_write(self, "store_failed");
-    return err;
-  }
-  ++st.writes;
-  count_write(self, "ok");
-  return {};
+  return write(self, st.core->put(key, value, kind, st.ctx->wall_clock()));
+}
+
+caf::error write_del(self_ptr self, const std::string& key) {
+  return write(self, self->state.core->del(key));
 }
 
 /// Every key under `prefix`, split by whether its value is one text.

@@ -20,13 +20,6 @@ namespace {
 
 using isolation::isolation_core;
 
-/// What membership last said of a member.
-struct member_seen {
-  std::string name;
-  std::string address;
-  membership::state state = membership::state::alive;
-};
-
 struct isolation_state {
   static constexpr const char* name = "isolation";
   node_context_ptr ctx;
@@ -34,7 +27,8 @@ struct isolation_state {
   std::optional<store::state_store> store;
   caf::actor membership;
   std::vector<caf::actor> subscribers;
-  std::map<std::string, member_seen> members;
+  /// What membership last said of each member, by id.
+  std::map<std::string, isolation::member_seen> members;
   /// The spore tracker's known nodes at its last answer (id -> node).
   std::map<std::string, isolation::known_node> spores;
   /// Whether the spore tracker answered once: until then the node does not
@@ -65,13 +59,8 @@ metrics::counter& events_counter(const node_context& ctx,
 isolation::view current_view(self_ptr self) {
   auto& st = self->state;
   std::vector<isolation::member_seen> members;
-  for (auto& [id, m] : st.members) {
-    using status = isolation::member_seen::status;
-    members.push_back({id, m.name, m.address,
-                       member_reachable(m.state)            ? status::reachable
-                       : m.state == membership::state::left ? status::left
-                                                            : status::failed});
-  }
+  for (auto& [id, m] : st.members)
+    members.push_back(m);
   std::vector<isolation::known_node> spores;
   for (auto& [id, n] : st.spores)
     spores.push_back(n);
@@ -145,26 +134,13 @@ void observe(self_ptr self) {
                                  st.ctx->wall_clock()));
 }
 
-/// Takes the spore tracker's list of known nodes (its `spores` answer).
-void take_spores(self_ptr self, const std::string& text) {
-  auto doc = json::parse(text, nullptr, false);
-  if (!doc.is_object() || !doc.contains("nodes") || !doc["nodes"].is_array())
-    return;
-  std::map<std::string, isolation::known_node> known;
-  for (auto& n : doc["nodes"]) {
-    if (!n.is_object())
-      continue;
-    isolation::known_node k;
-    k.id = n.value("id", "");
-    k.name = n.value("name", "");
-    if (n.contains("addresses") && n["addresses"].is_array())
-      for (auto& a : n["addresses"])
-        if (a.is_string())
-          k.addresses.push_back(a.get<std::string>());
-    if (!k.id.empty())
-      known[k.id] = std::move(k);
-  }
-  self->state.spores = std::move(known);
+/// Takes the spore tracker's known nodes.
+void take_spores(self_ptr self, const known_nodes& known) {
+  auto& spores = self->state.spores;
+  spores.clear();
+  for (auto& n : known.nodes)
+    if (!n.id.empty())
+      spores[n.id] = n;
   self->state.spores_seen = true;
 }
 
@@ -285,10 +261,10 @@ caf::behavior isolation_impl(self_ptr self, node_context_ptr ctx) {
       [=](tick_atom) {
         follow(self, self->state.membership, "membership");
         if (auto spores = registered(self->home_system(), "spores"))
-          self->request(spores, std::chrono::seconds(5), spores_atom::value)
+          self->request(spores, std::chrono::seconds(5), known_atom::value)
               .then(
-                  [=](std::string& text) {
-                    take_spores(self, text);
+                  [=](const known_nodes& known) {
+                    take_spores(self, known);
                     observe(self);
                   },
                   [=](caf::error&) {});
@@ -305,12 +281,15 @@ caf::behavior isolation_impl(self_ptr self, node_context_ptr ctx) {
       [=](member_atom, const membership::event& ev) {
         if (ev.member.id.empty())
           return;
-        auto& m = self->state.members[ev.member.id];
-        m.name = ev.member.name;
-        m.address = ev.member.address;
-        m.state = ev.member.st;
+        using status = isolation::member_seen::status;
+        auto st = ev.member.st;
+        self->state.members[ev.member.id] = {
+            ev.member.id, ev.member.name, ev.member.address,
+            member_reachable(st)            ? status::reachable
+            : st == membership::state::left ? status::left
+                                            : status::failed};
         // Alive again: membership (or someone it heard) heard from it.
-        if (m.state == membership::state::alive)
+        if (st == membership::state::alive)
           self->state.heard_at = self->state.ctx->wall_clock();
         // A peer back: reappearance ends an isolation now, not next tick.
         observe(self);

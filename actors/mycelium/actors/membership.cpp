@@ -188,15 +188,13 @@ caf::behavior membership_impl(self_ptr self, node_context_ptr ctx) {
       [=](caf::down_msg& msg) { forget(self->state.subscribers, msg.source); });
   // Peers connected before we (re)started: join through them.
   if (auto t = transport_of(self))
-    self->request(t, std::chrono::seconds(5), peers_atom::value)
+    self->request(t, std::chrono::seconds(5), links_atom::value)
         .then(
-            [=](std::string& text) {
-              auto doc = json::parse(text);
-              for (auto& c : doc["connections"])
-                if (c["phase"] == "established")
-                  perform(self, self->state.core->on_contact(
-                                    c["node_id"], c["listen"], c["name"],
-                                    self->clock().now()));
+            [=](const transport_links& links) {
+              for (auto& p : links.established)
+                perform(self,
+                        self->state.core->on_contact(
+                            p.node_id, p.listen, p.name, self->clock().now()));
             },
             [](caf::error&) {});
   auto tick = std::chrono::milliseconds(

@@ -10,6 +10,7 @@
 #include "mycelium/core/error.hpp"
 #include "mycelium/core/result.hpp"
 #include "mycelium/health/monitor_core.hpp"
+#include "mycelium/isolation/isolation_core.hpp"
 #include "mycelium/membership/swim_core.hpp"
 #include "mycelium/spores/tracker_core.hpp"
 #include "mycelium/supervision/supervisor_core.hpp"
@@ -103,6 +104,12 @@ using mode_atom = caf::atom_constant<caf::atom("mode")>;
 /// Isolation controller -> transport: milliseconds since any peer was last
 /// heard (int64_t answer), the evidence that the node reaches nobody.
 using heard_atom = caf::atom_constant<caf::atom("heard")>;
+/// Isolation controller -> spore tracker: (known_atom) -> known_nodes,
+/// every node the tracker keeps a spore of.
+using known_atom = caf::atom_constant<caf::atom("known")>;
+/// Membership, spore tracker -> transport: (links_atom) -> transport_links,
+/// the established peers and the frames carried.
+using links_atom = caf::atom_constant<caf::atom("links")>;
 /// Internal: the Global Database looks for the isolation controller until
 /// it knows the node's mode (writes wait for it).
 using mode_wait_atom = caf::atom_constant<caf::atom("mode_wait")>;
@@ -207,6 +214,24 @@ struct gdb_rows {
   std::vector<std::pair<std::string, std::string>> others;
 };
 
+/// Every node the spore tracker knows (answer to known_atom).
+struct known_nodes {
+  std::vector<isolation::known_node> nodes;
+};
+
+/// What the transport carries now (answer to links_atom).
+struct transport_links {
+  struct peer {
+    std::string node_id;
+    std::string name;
+    /// The address it listens on (from its Hello).
+    std::string listen;
+  };
+  std::vector<peer> established;
+  /// Frames in and out on every connection open now.
+  uint64_t frames = 0;
+};
+
 /// A batch of supervision events (reply to `subscribe`).
 struct event_batch {
   /// Boot id of the root supervisor that numbered them.
@@ -239,4 +264,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::membership::event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::spores::tracker_event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::event_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::gdb_rows)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::known_nodes)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::transport_links)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mycelium::actors::tree_rows)

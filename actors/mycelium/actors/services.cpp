@@ -382,19 +382,18 @@ void merge(self_ptr self, const services::effects::merge& m) {
           [=](std::string& merged) {
             auto& st = self->state;
             auto it = st.running.find(winner);
-            auto doc = json::parse(merged, nullptr, false);
-            if (it == st.running.end() || !doc.is_object()) {
+            auto state = services::merged_state(merged);
+            if (it == st.running.end() || !state) {
               st.merging.erase(loser.id);
-              if (!doc.is_object())
+              if (!state)
                 warn_once(self, "bad-merge/" + loser.id,
-                          loser.service + ": merge strategy answered a "
-                                          "state that is not a JSON object");
+                          loser.service + ": " + state.err().message());
               return;
             }
             job j;
             j.what = job::type::merge;
             j.loser = loser;
-            j.merged_state = doc.dump();
+            j.merged_state = *state;
             j.merged_at_ops = at_ops;
             it->second.q.push(std::move(j));
             run_jobs(self, winner);

@@ -208,18 +208,12 @@ void refresh_summary(self_ptr self) {
   auto transport = registered(self->home_system(), "transport");
   if (!transport)
     return;
-  self->request(transport, std::chrono::seconds(5), peers_atom::value)
+  self->request(transport, std::chrono::seconds(5), links_atom::value)
       .then(
-          [=](const std::string& text) {
-            auto doc = json::parse(text, nullptr, false);
-            uint64_t frames = 0;
-            if (doc.is_object())
-              for (auto& c : doc["connections"])
-                frames += c.value("frames_in", uint64_t{0}) +
-                          c.value("frames_out", uint64_t{0});
-            perform(self,
-                    self->state.core->set_summary(
-                        ec ? 0 : bytes, frames, self->state.ctx->wall_clock()));
+          [=](const transport_links& links) {
+            perform(self, self->state.core->set_summary(
+                              ec ? 0 : bytes, links.frames,
+                              self->state.ctx->wall_clock()));
           },
           [](caf::error&) {});
 }
@@ -363,6 +357,13 @@ caf::behavior spore_impl(self_ptr self, node_context_ptr ctx) {
         }
       },
       [=](spores_atom) { return render_all(self); },
+      [=](known_atom) {
+        known_nodes out;
+        for (auto& v : self->state.core->view())
+          out.nodes.push_back({v.spore->node_id, v.spore->pointer.name,
+                               v.spore->pointer.addresses});
+        return out;
+      },
       [=](spore_atom, const std::string& who) -> caf::result<std::string> {
         auto id = resolve(self, who);
         if (!id)

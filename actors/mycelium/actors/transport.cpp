@@ -593,6 +593,15 @@ caf::behavior transport_impl(self_ptr self, node_context_ptr ctx) {
         if (auto ep = config::parse_endpoint(address))
           self->state.core->add_target(*ep, self->clock().now());
       },
+      [=](links_atom) {
+        transport_links out;
+        for (auto& c : self->state.core->connections(self->clock().now())) {
+          out.frames += c.frames_in + c.frames_out;
+          if (c.phase == "established")
+            out.established.push_back({c.node_id, c.name, c.listen});
+        }
+        return out;
+      },
       [=](heard_atom) -> int64_t {
         return self->state.core->heard_ago(self->clock().now());
       },

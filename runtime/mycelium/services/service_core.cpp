@@ -274,6 +274,15 @@ result<std::array<json, 3>> merge_inputs(const instance& w, const instance& l,
 
 } // namespace
 
+result<std::string> merged_state(const std::string& answer) {
+  auto doc = json::parse(answer, nullptr, false);
+  if (!doc.is_object())
+    return fail(errc::bad_record,
+                "the merge strategy answered a state that is not a JSON "
+                "object");
+  return doc.dump();
+}
+
 result<std::string> merge_counter_sum(const instance& w, const instance& l,
                                       const ancestor& base) {
   auto states = merge_inputs(w, l, base);

@@ -153,6 +153,10 @@ instance absorb(const instance& w, const instance& l,
                 const std::string& merged_state, const ancestor& base,
                 wall_ms now);
 
+/// A merge strategy's answer as the state to store (compact JSON text);
+/// `bad_record` when it is not a JSON object (a misbehaving strategy).
+result<std::string> merged_state(const std::string& answer);
+
 /// Merge strategies shipped with the runtime (the `counter-sum` and
 /// `kv-union` strategy actors call them): a counter's value is the
 /// ancestor's plus what each instance added since; a kv state is the

@@ -221,3 +221,15 @@ TEST_CASE("the common ancestor over a chain of failovers: a fork of a fork "
   g2.lineage = {{"o", R"({"value":15})", 2}};
   CHECK(common_ancestor("counter", g1, g2).state == R"({"value":10})");
 }
+
+TEST_CASE("a merge strategy's answer is stored compact, or refused when it "
+          "is no JSON object") {
+  auto ok = merged_state(R"({ "value" : 22 })");
+  REQUIRE(ok);
+  CHECK(*ok == R"({"value":22})");
+  for (auto bad : {"", "22", "[1]", "{oops", "\"text\""}) {
+    auto r = merged_state(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.err().message().find("not a JSON object") != std::string::npos);
+  }
+}
